@@ -1,0 +1,236 @@
+"""The Python API: ``matcalc.diff`` and the ``Derivative`` it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from . import build as B
+from .engine import Options, Result, derivative
+from .errors import MatcalcError, VariableError
+from .nodes import Node, Var, dag_size, map_bottom_up, tree_size
+from .printing import to_ascii, to_text
+from .shapes import Checked, check
+
+
+@dataclass
+class Derivative:
+    """∂f/∂x of one expression by one variable, with every way to show and use it.
+
+    >>> d = diff("sum(w*x) + b", "w")
+    >>> print(d)
+    x
+    >>> d.shape
+    'n'
+    """
+
+    checked: Checked
+    wrt: Var
+    result: Result
+    options: Options
+    assumptions: tuple[tuple[Node, Node], ...] = ()
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------ the result
+
+    @property
+    def node(self) -> Node:
+        return self.result.node
+
+    @property
+    def expression(self) -> Node:
+        return self.checked.expr
+
+    @property
+    def kind(self) -> str:
+        return self.result.kind
+
+    @property
+    def shape(self) -> str:
+        return str(self.node.shape)
+
+    @property
+    def layout(self) -> str:
+        return self.options.layout
+
+    @property
+    def order(self) -> int:
+        return self.options.order
+
+    @property
+    def variables(self) -> dict[str, Var]:
+        return self.checked.variables
+
+    @property
+    def text(self) -> str:
+        return to_text(self.node)
+
+    def ascii(self, syntax: str | None = None) -> str:
+        """The result in the input language (numpy or matlab dialect): paste it back into matcalc."""
+        return to_ascii(self.node, syntax or self.checked.syntax)
+
+    def latex(self, *, header: bool = True) -> str:
+        from .printing.latex import derivative_latex
+
+        return derivative_latex(self, header=header)
+
+    def steps(self, fmt: str = "text") -> str:
+        from .steps import derivation
+
+        return derivation(self, fmt)
+
+    def cse(self) -> str:
+        """The result with repeated subexpressions named once: ``… where t₁ = σ(Xw)``."""
+        from .printing.cse import cse_text
+
+        return cse_text(self.node)
+
+    def numpy_source(self, *, name: str | None = None, with_value: bool = False, backend: str = "numpy") -> str:
+        from .codegen import generate
+
+        return generate(self, name=name, with_value=with_value, backend=backend)
+
+    def to_function(self) -> Callable[..., Any]:
+        """A function of the variables (keyword arrays) that returns the derivative as a NumPy array."""
+        from .evaluate import evaluate, to_user_shape
+
+        node = self.node
+        variables = dict(self.checked.variables)
+        variables.setdefault(self.wrt.name, self.wrt)
+
+        def f(**arrays: Any) -> Any:
+            needed = {k: v for k, v in variables.items()}
+            return to_user_shape(evaluate(node, needed, arrays), node.shape)
+
+        f.__name__ = f"d_d{self.wrt.name}"
+        f.__doc__ = f"{self.kind} of {self.checked.source} by {self.wrt.name}: {self.text}"
+        return f
+
+    def to_sympy(self, sizes: Mapping[str, int] | None = None):
+        """The result as a SymPy matrix expression (MatrixSymbols for matrices and vectors)."""
+        from .verify import to_sympy_matrix_expr
+
+        return to_sympy_matrix_expr(self.node, sizes)
+
+    def check(self, **kw: Any):
+        """Verify the result against SymPy on explicit component matrices and by finite differences."""
+        from .verify import check_derivative
+
+        return check_derivative(self, **kw)
+
+    def size(self) -> tuple[int, int]:
+        """(nodes as printed, distinct nodes in the DAG)."""
+        return tree_size(self.node), dag_size(self.node)
+
+    def header(self) -> str:
+        f = self.checked.source
+        x = self.wrt.name
+        what = {1: "∂", 2: "∂²"}[self.order]
+        return f"{what}/∂{x} {f}  [{self.kind}, {self.shape}, {self.layout} layout]"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<Derivative {self.kind} of {self.checked.source!r} by {self.wrt.name}: {self.text}>"
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+
+def _parse_assumptions(assume: Sequence[str] | str | None, checked: Checked, shapes, syntax) -> tuple[tuple[Node, Node], ...]:
+    if not assume:
+        return ()
+    if isinstance(assume, str):
+        assume = [assume]
+    out = []
+    decl = {k: str(v.shape) if not v.shape.is_scalar else "scalar" for k, v in checked.variables.items()}
+    decl = {k: _decl_text(v) for k, v in checked.variables.items()}
+    for text in assume:
+        if "=" not in text:
+            raise MatcalcError(f"an assumption is an equation such as 'sum(y) = 1', not {text!r}")
+        lhs, _, rhs = text.partition("=")
+        merged = {**decl, **(shapes or {})}
+        a = check(lhs, merged, syntax).expr
+        b = check(rhs, merged, syntax).expr
+        if a.shape != b.shape and not b.shape.is_scalar:
+            raise MatcalcError(f"the two sides of {text!r} differ in shape ({a.shape} and {b.shape})")
+        out.append((a, B.broadcast(b, a.shape)))
+    return tuple(out)
+
+
+def _decl_text(v: Var) -> str:
+    s = v.shape
+    if s.is_scalar:
+        return "scalar"
+    if s.cols.is_one:
+        return str(s.rows).replace("·", "*") if s.rows.single_symbol or s.rows.is_int else "vector"
+    return f"{s.rows} x {s.cols}" + (" symmetric" if v.symmetric else "")
+
+
+def _apply_assumptions(node: Node, facts: tuple[tuple[Node, Node], ...]) -> Node:
+    from .simplify import simplify
+
+    if not facts:
+        return node
+    table = dict(facts)
+    return simplify(map_bottom_up(node, lambda n: table.get(n, n)))
+
+
+def diff(
+    expr: str,
+    wrt: str | Sequence[str],
+    *,
+    shapes: Mapping[str, Any] | None = None,
+    syntax: str = "numpy",
+    layout: str = "mixed",
+    order: int = 1,
+    assume: Sequence[str] | str | None = None,
+) -> Derivative | dict[str, Derivative]:
+    """Differentiate ``expr`` with respect to ``wrt``.
+
+    ``wrt`` is one name (returns a :class:`Derivative`) or several, as a list or a
+    comma-separated string (returns a dict name → Derivative).  ``shapes`` declares
+    shapes (``{"W": "m x n", "b": "scalar"}``); undeclared names follow the
+    a–g scalar, h–z vector, A–Z matrix convention.
+
+    >>> print(diff("x'@A@x", "x"))
+    (A + Aᵀ)x
+    >>> print(diff("sum(w*x) + b", "w", layout="numerator"))
+    xᵀ
+    """
+    opts = Options(layout=layout, order=order)
+    names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else [str(w).strip() for w in wrt]
+    if not names or any(not n for n in names):
+        raise VariableError("name the variable(s) to differentiate by, e.g. wrt='x' or 'w,b'")
+    checked = check(expr, shapes, syntax)
+    facts = _parse_assumptions(assume, checked, shapes, syntax)
+    out: dict[str, Derivative] = {}
+    for name in names:
+        var = checked.variables.get(name) or checked.declared.get(name)
+        if var is None:
+            known = ", ".join(checked.variables) or "none"
+            raise VariableError(
+                f"{name!r} does not occur in the expression (its variables: {known}); declare its shape to get a zero derivative"
+            )
+        res = derivative(checked.expr, var, opts)
+        if facts:
+            res = Result(_apply_assumptions(res.node, facts), res.kind, res.differential, res.natural)
+        out[name] = Derivative(checked, var, res, opts, facts)
+    if isinstance(wrt, str) and len(names) == 1:
+        return out[names[0]]
+    return out
+
+
+def shape(expr: str, *, shapes: Mapping[str, Any] | None = None, syntax: str = "numpy") -> dict[str, str]:
+    """Every variable's inferred shape and the result's (key ``"result"``).
+
+    >>> shape("W@x + b", shapes={"b": "m"})
+    {'W': 'm×n', 'x': 'n', 'b': 'm', 'result': 'm'}
+    """
+    c = check(expr, shapes, syntax)
+    out = {k: str(v.shape) for k, v in c.variables.items()}
+    for k, v in c.declared.items():
+        out.setdefault(k, str(v.shape))
+    out["result"] = str(c.expr.shape)
+    return out

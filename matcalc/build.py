@@ -1,0 +1,208 @@
+"""Smart constructors: build nodes with the cheap, always-valid normalisations.
+
+Each constructor flattens nested n-ary nodes, drops neutral elements (0 in sums,
+1 in products, I in matrix products), folds numeric constants and turns anything
+times zero into a zero of the right shape.  Deeper rewriting is the simplifier's.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .dims import SCALAR, Dim, Shape
+from .nodes import (
+    Add,
+    Broadcast,
+    Const,
+    Identity,
+    MatMul,
+    Mul,
+    Node,
+    Ones,
+    Pow,
+    Transpose,
+    Var,
+    Zero,
+)
+
+ZERO = Const(Fraction(0))
+ONE = Const(Fraction(1))
+MINUS_ONE = Const(Fraction(-1))
+HALF = Const(Fraction(1, 2))
+TWO = Const(Fraction(2))
+
+
+def const(v: int | Fraction | str) -> Const:
+    return Const(Fraction(v))
+
+
+def is_zero(e: Node) -> bool:
+    return isinstance(e, Zero) or (isinstance(e, Const) and e.value == 0)
+
+
+def is_one(e: Node) -> bool:
+    return isinstance(e, Const) and e.value == 1
+
+
+def zero(shape: Shape) -> Node:
+    return ZERO if shape.is_scalar else Zero(shape)
+
+
+def ones(shape: Shape) -> Node:
+    return ONE if shape.is_scalar else Ones(shape)
+
+
+def identity(n: Dim) -> Node:
+    return ONE if n.is_one else Identity(n)
+
+
+def add(*terms: Node, shape: Shape | None = None) -> Node:
+    """Sum; scalar terms of a non-scalar sum are broadcast (1 → 𝟙)."""
+    flat: list[Node] = []
+    for t in terms:
+        if isinstance(t, Add):
+            flat.extend(t.terms)
+        else:
+            flat.append(t)
+    for t in flat:
+        if not t.shape.is_scalar:
+            shape = t.shape
+            break
+    shape = shape or (flat[0].shape if flat else SCALAR)
+    total = Fraction(0)
+    nconst = 0
+    kept: list[Node] = []
+    for t in flat:
+        if is_zero(t):
+            continue
+        if isinstance(t, Const):
+            total += t.value
+            nconst += 1
+            continue
+        kept.append(t)
+    if nconst and total != 0:
+        kept.insert(0, Const(total))
+    if not kept:
+        return zero(shape)
+    if not shape.is_scalar:
+        kept = [broadcast(t, shape) if t.shape.is_scalar else t for t in kept]
+    if len(kept) == 1:
+        return kept[0]
+    return Add(tuple(kept))
+
+
+def mul(*factors: Node) -> Node:
+    flat: list[Node] = []
+    for f in factors:
+        if isinstance(f, Mul):
+            flat.extend(f.factors)
+        else:
+            flat.append(f)
+    shape = SCALAR
+    for f in flat:
+        if not f.shape.is_scalar:
+            shape = f.shape
+            break
+    coef = Fraction(1)
+    kept: list[Node] = []
+    for f in flat:
+        if is_zero(f):
+            return zero(shape)
+        if isinstance(f, Const):
+            coef *= f.value
+        else:
+            kept.append(f)
+    if coef != 1 or not kept:
+        kept.insert(0, Const(coef))
+    if len(kept) == 1:
+        return kept[0]
+    return Mul(tuple(kept))
+
+
+def neg(e: Node) -> Node:
+    return mul(MINUS_ONE, e)
+
+
+def sub(a: Node, b: Node) -> Node:
+    return add(a, neg(b))
+
+
+def power(base: Node, exponent: Node) -> Node:
+    if isinstance(exponent, Const):
+        if exponent.value == 1:
+            return base
+        if exponent.value == 0:
+            return ones(base.shape)
+        if isinstance(base, Const) and exponent.value.denominator == 1:
+            k = exponent.value.numerator
+            if base.value != 0 or k > 0:
+                return Const(base.value**k)
+    if is_one(base):
+        return ones(exponent.shape)
+    return Pow(base, exponent)
+
+
+def reciprocal(e: Node) -> Node:
+    return power(e, MINUS_ONE)
+
+
+def matmul(*factors: Node) -> Node:
+    """Matrix product; 1×1 factors are pulled out in front as scalars."""
+    flat: list[Node] = []
+    for f in factors:
+        if isinstance(f, MatMul):
+            flat.extend(f.factors)
+        else:
+            flat.append(f)
+    shape = Shape(flat[0].shape.rows, flat[-1].shape.cols)
+    if any(is_zero(f) for f in flat):
+        return zero(shape)
+    scalars: list[Node] = []
+    chain: list[Node] = []
+    for f in flat:
+        if f.shape.is_scalar:
+            scalars.append(f)
+        elif isinstance(f, Identity):
+            continue
+        else:
+            chain.append(f)
+    if not chain:
+        body: Node = identity(shape.rows) if shape.rows == shape.cols else ones(shape)
+        if shape.is_scalar:
+            body = ONE
+    elif len(chain) == 1:
+        body = chain[0]
+    else:
+        body = MatMul(tuple(chain))
+    if scalars:
+        return mul(*scalars, body)
+    return body
+
+
+def transpose(e: Node) -> Node:
+    s = e.shape
+    if s.is_scalar:
+        return e
+    if isinstance(e, Transpose):
+        return e.arg
+    if isinstance(e, Identity):
+        return e
+    if isinstance(e, Zero):
+        return Zero(s.T)
+    if isinstance(e, Ones):
+        return Ones(s.T)
+    if isinstance(e, Var) and e.symmetric:
+        return e
+    return Transpose(e)
+
+
+def broadcast(e: Node, target: Shape) -> Node:
+    if e.shape == target:
+        return e
+    if is_zero(e):
+        return zero(target)
+    if is_one(e):
+        return ones(target)
+    if isinstance(e, Ones):
+        return Ones(target)
+    return Broadcast(e, target)

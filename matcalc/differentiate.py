@@ -1,0 +1,266 @@
+"""Differentials: one rule per node type, dF as an expression linear in dX.
+
+This is the matrix-differential method: each rule states the identity for the
+differential of its node in terms of the differentials of its children; the result
+is an expression in which ``Differential(X)`` (dX) appears linearly.
+:mod:`matcalc.extract` then reads gradients and Jacobians off that linear form.
+
+The walk is memoized over the DAG, so a subexpression used twice is differentiated
+once and the differential's size grows linearly with the expression's.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Callable
+
+from . import build as B
+from .errors import UnsupportedError
+from .nodes import (
+    Add,
+    Apply,
+    Broadcast,
+    Commutation,
+    Compare,
+    Const,
+    Det,
+    Diag,
+    DiagPart,
+    Differential,
+    DimValue,
+    Identity,
+    Inverse,
+    Kron,
+    LogDet,
+    LogSumExp,
+    MatMul,
+    Mul,
+    Node,
+    Norm,
+    Ones,
+    Pow,
+    Softmax,
+    Sum,
+    Trace,
+    Transpose,
+    Unvec,
+    Var,
+    Vec,
+    Zero,
+    walk,
+)
+from .registry import LOG, SIGN
+
+Diffs = Callable[[Node], "Node | None"]  # child → its differential (None: zero)
+
+
+def differential(root: Node, wrt: Var) -> Node | None:
+    """dF for F = ``root``, linear in d(``wrt``); ``None`` when F does not depend on it."""
+    memo: dict[Node, Node | None] = {}
+    for n in walk(root):
+        if n in memo:
+            continue
+        if isinstance(n, Var):
+            memo[n] = Differential(wrt) if n.name == wrt.name else None
+            continue
+        kids = n.children
+        if not kids or all(memo[c] is None for c in kids):
+            memo[n] = None
+            continue
+        memo[n] = rule(n, memo.__getitem__)
+    return memo[root]
+
+
+def inner(a: Node, b: Node) -> Node:
+    """⟨A, B⟩ = tr(AᵀB), written aᵀb for vectors."""
+    if a.shape.is_scalar:
+        return B.mul(a, b)
+    if a.shape.cols.is_one:
+        return B.matmul(B.transpose(a), b)
+    return Trace(B.matmul(B.transpose(a), b))
+
+
+def _terms(n: Node, d: Diffs, parts: list[tuple[Node, Node]]) -> Node | None:
+    """Σ coefᵢ ⊙ dᵢ over the children with a nonzero differential."""
+    out = []
+    for coef_fn, child in parts:
+        dc = d(child)
+        if dc is not None:
+            out.append(B.mul(coef_fn, dc))
+    return B.add(*out, shape=n.shape) if out else None
+
+
+@singledispatch
+def rule(n: Node, d: Diffs) -> Node | None:
+    raise UnsupportedError(f"cannot differentiate {type(n).__name__} nodes")
+
+
+@rule.register
+def _add(n: Add, d: Diffs) -> Node | None:
+    """d(A + B) = dA + dB"""
+    parts = [d(t) for t in n.terms]
+    return B.add(*[p for p in parts if p is not None], shape=n.shape)
+
+
+@rule.register
+def _mul(n: Mul, d: Diffs) -> Node | None:
+    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB  (a 1×1 factor scales)"""
+    out = []
+    fs = n.factors
+    for i, f in enumerate(fs):
+        df = d(f)
+        if df is not None:
+            out.append(B.mul(*fs[:i], df, *fs[i + 1 :]))
+    return B.add(*out, shape=n.shape)
+
+
+@rule.register
+def _pow(n: Pow, d: Diffs) -> Node | None:
+    """d(A^p) = p A^(p−1) ⊙ dA + A^p ⊙ log(A) ⊙ dp"""
+    out = []
+    db, de = d(n.base), d(n.exponent)
+    if db is not None:
+        e = n.exponent
+        lower = B.add(e, B.MINUS_ONE) if e.shape.is_scalar else B.add(e, B.broadcast(B.MINUS_ONE, e.shape))
+        out.append(B.mul(e, B.power(n.base, lower), db))
+    if de is not None:
+        out.append(B.mul(n, Apply(LOG, (n.base,)), de))
+    return B.add(*out, shape=n.shape)
+
+
+@rule.register
+def _apply(n: Apply, d: Diffs) -> Node | None:
+    """d f(A) = f′(A) ⊙ dA  (each partial from the registry entry)"""
+    diffs = [d(a) for a in n.args]
+    coefs = n.fn.partials(n.args, n, tuple(x is not None for x in diffs))
+    out = [B.mul(c, x) for c, x in zip(coefs, diffs) if x is not None]
+    return B.add(*out, shape=n.shape)
+
+
+@rule.register
+def _compare(n: Compare, d: Diffs) -> Node | None:
+    """d(A > B) = 0 (an indicator is piecewise constant; its jumps are ignored)"""
+    return None
+
+
+@rule.register
+def _matmul(n: MatMul, d: Diffs) -> Node | None:
+    """d(A B) = dA B + A dB"""
+    out = []
+    fs = n.factors
+    for i, f in enumerate(fs):
+        df = d(f)
+        if df is not None:
+            out.append(B.matmul(*fs[:i], df, *fs[i + 1 :]))
+    return B.add(*out, shape=n.shape)
+
+
+@rule.register
+def _transpose(n: Transpose, d: Diffs) -> Node | None:
+    """d(Aᵀ) = (dA)ᵀ"""
+    return B.transpose(d(n.arg))
+
+
+@rule.register
+def _sum(n: Sum, d: Diffs) -> Node | None:
+    """d sum(A) = sum(dA)  (along the same axis)"""
+    return Sum(d(n.arg), n.axis)
+
+
+@rule.register
+def _broadcast(n: Broadcast, d: Diffs) -> Node | None:
+    """d broadcast(a) = broadcast(da)"""
+    return B.broadcast(d(n.arg), n.target)
+
+
+@rule.register
+def _trace(n: Trace, d: Diffs) -> Node | None:
+    """d tr(A) = tr(dA)"""
+    return Trace(d(n.arg))
+
+
+@rule.register
+def _det(n: Det, d: Diffs) -> Node | None:
+    """d det(X) = det(X) tr(X⁻¹ dX)"""
+    return B.mul(n, Trace(B.matmul(Inverse(n.arg), d(n.arg))))
+
+
+@rule.register
+def _logdet(n: LogDet, d: Diffs) -> Node | None:
+    """d logdet(X) = tr(X⁻¹ dX)"""
+    return Trace(B.matmul(Inverse(n.arg), d(n.arg)))
+
+
+@rule.register
+def _inverse(n: Inverse, d: Diffs) -> Node | None:
+    """d(X⁻¹) = −X⁻¹ dX X⁻¹"""
+    return B.neg(B.matmul(n, d(n.arg), n))
+
+
+@rule.register
+def _diag(n: Diag, d: Diffs) -> Node | None:
+    """d diag(v) = diag(dv)"""
+    return Diag(d(n.arg))
+
+
+@rule.register
+def _diagpart(n: DiagPart, d: Diffs) -> Node | None:
+    """d diag(X) = diag(dX)"""
+    return DiagPart(d(n.arg))
+
+
+@rule.register
+def _norm(n: Norm, d: Diffs) -> Node | None:
+    """d‖X‖ = ⟨X, dX⟩ / ‖X‖;  d‖X‖₁ = ⟨sign(X), dX⟩"""
+    dx = d(n.arg)
+    if n.p == 1:
+        return inner(Apply(SIGN, (n.arg,)), dx)
+    return B.mul(B.reciprocal(n), inner(n.arg, dx))
+
+
+@rule.register
+def _softmax(n: Softmax, d: Diffs) -> Node | None:
+    """d softmax(z) = s ⊙ dz − s (sᵀdz)  (row by row for a matrix: S ⊙ dZ − S ⊙ ((S ⊙ dZ)𝟙)𝟙ᵀ)"""
+    dz = d(n.arg)
+    s = n
+    if s.shape.cols.is_one:
+        return B.sub(B.mul(s, dz), B.matmul(s, B.matmul(B.transpose(s), dz)))
+    rows = Sum(B.mul(s, dz), 1)
+    return B.sub(B.mul(s, dz), B.mul(s, B.broadcast(rows, s.shape)))
+
+
+@rule.register
+def _logsumexp(n: LogSumExp, d: Diffs) -> Node | None:
+    """d logsumexp(z) = softmax(z)ᵀ dz  (row by row for a matrix: (softmax(Z) ⊙ dZ)𝟙)"""
+    dz = d(n.arg)
+    s = Softmax(n.arg)
+    if n.arg.shape.cols.is_one:
+        return B.matmul(B.transpose(s), dz)
+    return Sum(B.mul(s, dz), 1)
+
+
+@rule.register
+def _kron(n: Kron, d: Diffs) -> Node | None:
+    """d(A ⊗ B) = dA ⊗ B + A ⊗ dB"""
+    da, db = d(n.left), d(n.right)
+    out = []
+    if da is not None:
+        out.append(Kron(da, n.right))
+    if db is not None:
+        out.append(Kron(n.left, db))
+    return B.add(*out, shape=n.shape)
+
+
+@rule.register
+def _vec(n: Vec, d: Diffs) -> Node | None:
+    """d vec(X) = vec(dX)"""
+    return Vec(d(n.arg))
+
+
+@rule.register
+def _unvec(n: Unvec, d: Diffs) -> Node | None:
+    """d unvec(x) = unvec(dx)"""
+    return Unvec(d(n.arg), n.target)
+
+
+_CONSTANTS = (Const, DimValue, Zero, Ones, Identity, Commutation, Differential)

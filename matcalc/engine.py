@@ -1,0 +1,72 @@
+"""The derivative of a checked expression: differentiate → extract → simplify → layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import build as B
+from .differentiate import differential
+from .errors import MatcalcError, UnsupportedError
+from .extract import derivative_by_scalar, gradient, vec_jacobian
+from .nodes import Node, Var
+from .simplify import simplify
+
+LAYOUTS = ("mixed", "numerator", "denominator")
+
+
+@dataclass(frozen=True)
+class Options:
+    layout: str = "mixed"
+    order: int = 1
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise MatcalcError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+        if self.order not in (1, 2):
+            raise MatcalcError(f"order must be 1 or 2, not {self.order!r}")
+
+
+@dataclass(frozen=True)
+class Result:
+    node: Node  # the derivative, simplified, in the requested layout
+    kind: str  # "derivative", "gradient", "Jacobian", "vec-Jacobian", "Hessian", "vec-Hessian"
+    differential: Node | None  # dF, simplified (linear in dX)
+    natural: Node  # before the layout transpose (mixed layout)
+
+
+def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
+    """The derivative in mixed layout, its kind, and the differential it came from."""
+    d = differential(f, x)
+    d = simplify(d) if d is not None else None
+    fs, xs = f.shape, x.shape
+    if fs.is_scalar:
+        g = gradient(d, x)
+        if x.symmetric:
+            # the gradient within symmetric matrices: sym(G) = (G + Gᵀ)/2
+            g = B.mul(B.HALF, B.add(g, B.transpose(g)))
+        return simplify(g), ("derivative" if xs.is_scalar else "gradient"), d
+    if xs.is_scalar:
+        return simplify(derivative_by_scalar(d, x, fs)), "derivative", d
+    kind = "Jacobian" if fs.cols.is_one and xs.cols.is_one else "vec-Jacobian"
+    return simplify(vec_jacobian(d, x, fs)), kind, d
+
+
+def derivative(f: Node, x: Var, opts: Options) -> Result:
+    if opts.order == 2:
+        if not f.shape.is_scalar:
+            raise UnsupportedError(f"a Hessian needs a scalar function; this one is a {f.shape.kind} ({f.shape})")
+        g, _, _ = first_order(f, x)
+        h, kind, d = first_order(g, x)
+        kind = "Hessian" if x.shape.cols.is_one else "vec-Hessian"
+        if x.shape.is_scalar:
+            kind = "second derivative"
+        return Result(h, kind, d, h)
+    node, kind, d = first_order(f, x)
+    out = node
+    if kind == "gradient" and opts.layout == "numerator":
+        out = simplify(B.transpose(node))
+    elif kind == "derivative" and opts.layout == "denominator" and node.shape.cols.is_one:
+        out = simplify(B.transpose(node))
+    elif kind in ("Jacobian", "vec-Jacobian") and opts.layout == "denominator":
+        out = simplify(B.transpose(node))
+    return Result(out, kind, d, node)

@@ -1,0 +1,476 @@
+"""The checked expression tree: plain frozen data, every node with a known shape.
+
+Operations (differentiate, simplify, print, evaluate) live in their own modules and
+dispatch on the node type; nodes only know their children and their shape.
+
+Conventions: every value is two-dimensional (scalars 1×1, vectors n×1).  ``Mul`` is
+the elementwise (Hadamard) product; a 1×1 factor in it scales (that is scalar
+multiplication, not a broadcast).  Every other broadcast is an explicit
+``Broadcast`` node.  Subtraction is ``a + (-1)·b`` and division ``a ⊙ b^(-1)``.
+Numbers are exact ``Fraction`` values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from .dims import ONE, SCALAR, Dim, Shape
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import Elementwise
+
+
+class Node:
+    """Base of all expression nodes: structural equality with a cached hash."""
+
+    #: names of the fields holding child nodes (a field may hold a tuple of nodes)
+    child_fields: ClassVar[tuple[str, ...]] = ()
+    _field_names: ClassVar[tuple[str, ...]] = ()
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, f) for f in self._field_names)
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((type(self).__name__, self._key()))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other) or hash(self) != hash(other):
+            return False
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    @property
+    def shape(self) -> Shape:
+        s = self.__dict__.get("_shape")
+        if s is None:
+            s = self._compute_shape()
+            object.__setattr__(self, "_shape", s)
+        return s
+
+    def _compute_shape(self) -> Shape:  # pragma: no cover - every node overrides
+        raise NotImplementedError
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        out: list[Node] = []
+        for f in self.child_fields:
+            v = getattr(self, f)
+            if isinstance(v, tuple):
+                out.extend(v)
+            else:
+                out.append(v)
+        return tuple(out)
+
+    def with_children(self, new: tuple[Node, ...] | list[Node]) -> Node:
+        """A copy of this node with its children replaced (same order as ``children``)."""
+        it = iter(new)
+        kw: dict[str, Any] = {}
+        for f in self.child_fields:
+            v = getattr(self, f)
+            kw[f] = tuple(next(it) for _ in v) if isinstance(v, tuple) else next(it)
+        for f in self._field_names:
+            if f not in kw:
+                kw[f] = getattr(self, f)
+        return type(self)(**kw)
+
+    def __repr__(self) -> str:
+        from .printing import to_ascii
+
+        try:
+            return f"<{type(self).__name__} {to_ascii(self)}>"
+        except Exception:  # pragma: no cover - repr must never fail
+            return f"<{type(self).__name__}>"
+
+
+def node(*child_fields: str) -> Callable[[type], type]:
+    """Class decorator: a frozen dataclass node with the given child fields."""
+
+    def wrap(cls: type) -> type:
+        cls = dataclass(frozen=True, eq=False, repr=False)(cls)
+        cls.child_fields = child_fields
+        cls._field_names = tuple(f.name for f in fields(cls))
+        return cls
+
+    return wrap
+
+
+# ---------------------------------------------------------------- leaves
+
+
+@node()
+class Var(Node):
+    name: str
+    var_shape: Shape
+    symmetric: bool = False
+
+    def _compute_shape(self) -> Shape:
+        return self.var_shape
+
+
+@node()
+class Differential(Node):
+    """The differential dX of a variable: the placeholder of a linear form."""
+
+    var: Var
+
+    def _compute_shape(self) -> Shape:
+        return self.var.shape
+
+
+@node()
+class Const(Node):
+    value: Fraction
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node()
+class DimValue(Node):
+    """A dimension used as a number (``n`` in ``mean(x) = sum(x)/n``)."""
+
+    dim: Dim
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node()
+class Zero(Node):
+    zero_shape: Shape
+
+    def _compute_shape(self) -> Shape:
+        return self.zero_shape
+
+
+@node()
+class Ones(Node):
+    """𝟙: the all-ones vector or matrix."""
+
+    ones_shape: Shape
+
+    def _compute_shape(self) -> Shape:
+        return self.ones_shape
+
+
+@node()
+class Identity(Node):
+    n: Dim
+
+    def _compute_shape(self) -> Shape:
+        return Shape(self.n, self.n)
+
+
+@node()
+class Commutation(Node):
+    """K₍r,c₎: the permutation with K vec(A) = vec(Aᵀ) for an r×c matrix A."""
+
+    r: Dim
+    c: Dim
+
+    def _compute_shape(self) -> Shape:
+        n = self.r * self.c
+        return Shape(n, n)
+
+
+# ---------------------------------------------------------------- elementwise
+
+
+@node("terms")
+class Add(Node):
+    terms: tuple[Node, ...]
+
+    def _compute_shape(self) -> Shape:
+        return self.terms[0].shape
+
+
+@node("factors")
+class Mul(Node):
+    """Elementwise product; 1×1 factors scale."""
+
+    factors: tuple[Node, ...]
+
+    def _compute_shape(self) -> Shape:
+        for f in self.factors:
+            if not f.shape.is_scalar:
+                return f.shape
+        return SCALAR
+
+
+@node("base", "exponent")
+class Pow(Node):
+    """Elementwise power; a 1×1 base or exponent applies to every entry."""
+
+    base: Node
+    exponent: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.exponent.shape if self.base.shape.is_scalar else self.base.shape
+
+
+@node("args")
+class Apply(Node):
+    """An elementwise registry function; 1×1 arguments apply to every entry."""
+
+    fn: Elementwise
+    args: tuple[Node, ...]
+
+    def _compute_shape(self) -> Shape:
+        for a in self.args:
+            if not a.shape.is_scalar:
+                return a.shape
+        return SCALAR
+
+
+@node("left", "right")
+class Compare(Node):
+    """The 0/1 indicator (left op right), elementwise; op is one of > >= < <=."""
+
+    op: str
+    left: Node
+    right: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.right.shape if self.left.shape.is_scalar else self.left.shape
+
+
+# ---------------------------------------------------------------- linear algebra
+
+
+@node("factors")
+class MatMul(Node):
+    factors: tuple[Node, ...]
+
+    def _compute_shape(self) -> Shape:
+        return Shape(self.factors[0].shape.rows, self.factors[-1].shape.cols)
+
+
+@node("arg")
+class Transpose(Node):
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.arg.shape.T
+
+
+@node("arg")
+class Sum(Node):
+    """Sum of all entries (axis None), down the rows (axis 0: 1×c) or along the columns (axis 1: r×1)."""
+
+    arg: Node
+    axis: int | None = None
+
+    def _compute_shape(self) -> Shape:
+        s = self.arg.shape
+        if self.axis is None:
+            return SCALAR
+        if self.axis == 0:
+            return Shape(ONE, s.cols)
+        return Shape(s.rows, ONE)
+
+
+@node("arg")
+class Broadcast(Node):
+    """Repeat a scalar, a column (r×1) or a row (1×c) to fill ``target``."""
+
+    arg: Node
+    target: Shape
+
+    def _compute_shape(self) -> Shape:
+        return self.target
+
+
+@node("arg")
+class Trace(Node):
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node("arg")
+class Det(Node):
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node("arg")
+class LogDet(Node):
+    """log det X (of a matrix with positive determinant)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node("arg")
+class Inverse(Node):
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.arg.shape
+
+
+@node("arg")
+class Diag(Node):
+    """diag(v): the diagonal matrix with the vector v on its diagonal."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return Shape(self.arg.shape.rows, self.arg.shape.rows)
+
+
+@node("arg")
+class DiagPart(Node):
+    """diag(X): the diagonal of a square matrix, as a vector."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return Shape(self.arg.shape.rows, ONE)
+
+
+@node("arg")
+class Norm(Node):
+    """‖X‖ (p = 2: Euclidean / Frobenius) or ‖X‖₁ (p = 1: sum of absolute values)."""
+
+    arg: Node
+    p: int = 2
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node("arg")
+class Softmax(Node):
+    """softmax over a column vector, or over each row of a matrix."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.arg.shape
+
+
+@node("arg")
+class LogSumExp(Node):
+    """log Σ exp over a column vector (a scalar), or over each row of a matrix (r×1)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        s = self.arg.shape
+        return SCALAR if s.cols.is_one else Shape(s.rows, ONE)
+
+
+@node("left", "right")
+class Kron(Node):
+    left: Node
+    right: Node
+
+    def _compute_shape(self) -> Shape:
+        a, b = self.left.shape, self.right.shape
+        return Shape(a.rows * b.rows, a.cols * b.cols)
+
+
+@node("arg")
+class Vec(Node):
+    """vec(X): the columns of X stacked (column-major)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return Shape(self.arg.shape.size, ONE)
+
+
+@node("arg")
+class Unvec(Node):
+    """The inverse of vec: a column of length r·c read back as an r×c matrix."""
+
+    arg: Node
+    target: Shape
+
+    def _compute_shape(self) -> Shape:
+        return self.target
+
+
+# ---------------------------------------------------------------- helpers
+
+LEAVES = (Var, Differential, Const, DimValue, Zero, Ones, Identity, Commutation)
+
+
+def is_const_number(e: Node, value: Fraction | int | None = None) -> bool:
+    return isinstance(e, Const) and (value is None or e.value == value)
+
+
+def walk(root: Node):
+    """Every distinct node once, children before parents (iterative post-order)."""
+    seen: set[int] = set()
+    out: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            out.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        for c in reversed(n.children):
+            if id(c) not in seen:
+                stack.append((c, False))
+    return out
+
+
+def dag_size(root: Node) -> int:
+    """Number of distinct nodes (a subexpression used twice counts once)."""
+    return len({n for n in walk(root)})
+
+
+def tree_size(root: Node) -> int:
+    """Number of nodes of the tree as printed (shared subexpressions count each time)."""
+    memo: dict[Node, int] = {}
+    for n in walk(root):
+        memo[n] = 1 + sum(memo[c] for c in n.children)
+    return memo[root]
+
+
+def variables(root: Node) -> dict[str, Var]:
+    return {n.name: n for n in walk(root) if isinstance(n, Var)}
+
+
+def depends_on(root: Node, names: set[str]) -> bool:
+    return any(isinstance(n, Var) and n.name in names for n in walk(root))
+
+
+def map_bottom_up(root: Node, fn: Callable[[Node], Node]) -> Node:
+    """Rebuild ``root`` with ``fn`` applied to every node after its children (memoized)."""
+    memo: dict[Node, Node] = {}
+    for n in walk(root):
+        if n in memo:
+            continue
+        kids = n.children
+        if kids:
+            new = tuple(memo[c] for c in kids)
+            if any(a is not b for a, b in zip(new, kids)):
+                n2 = n.with_children(new)
+            else:
+                n2 = n
+        else:
+            n2 = n
+        memo[n] = fn(n2)
+    return memo[root]

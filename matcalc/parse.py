@@ -1,0 +1,201 @@
+"""Text → syntax tree, with a Lark LALR parser built once from ``grammar/matcalc.lark``.
+
+The parser builds the tree inline (Lark calls our callbacks during the parse; no
+parse tree and no recursion), so deeply nested input costs no Python stack.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from . import syntax as S
+from .errors import LimitError, ParseError
+
+DIALECTS = ("numpy", "matlab")
+
+#: Longest accepted expression, in characters.
+MAX_LENGTH = 1_000_000
+#: Deepest accepted syntax tree.
+MAX_DEPTH = 10_000
+
+_MULOPS = {
+    "numpy": {"*": "mul", "/": "div", "@": "matmul", ".*": "mul", "./": "div"},
+    "matlab": {"*": "matmul", "/": "mdiv", "@": "matmul", ".*": "mul", "./": "div"},
+}
+_POWOPS = {
+    "numpy": {"**": "pow", "^": "pow", ".^": "pow"},
+    "matlab": {"**": "pow", "^": "mpow", ".^": "pow"},
+}
+
+_TOKEN_WORDS = {
+    "ADDOP": "'+' or '-'",
+    "SIGN": "a sign",
+    "MULOP": "an operator such as '*'",
+    "POWOP": "'^'",
+    "COMPARE": "a comparison",
+    "QUOTE": "a transpose (')",
+    "DOT_T": "'.T'",
+    "NUMBER": "a number",
+    "NAME": "a name",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "$END": "the end of the expression",
+}
+
+
+def grammar_text() -> str:
+    """The grammar, from the installed package or, in a source checkout, ``grammar/``."""
+    try:
+        ref = resources.files("matcalc").joinpath("grammar/matcalc.lark")
+        if ref.is_file():
+            return ref.read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover
+        pass
+    here = Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark"
+    return here.read_text(encoding="utf-8")
+
+
+class _Builder:
+    """Lark callbacks: parse-tree rule → syntax node.  One instance per dialect."""
+
+    def __init__(self, dialect: str):
+        self.mulops = _MULOPS[dialect]
+        self.powops = _POWOPS[dialect]
+
+    def number(self, args):
+        (tok,) = args
+        return S.Number(str(tok), tok.start_pos)
+
+    def name(self, args):
+        (tok,) = args
+        return S.Name(str(tok), tok.start_pos)
+
+    def call(self, args):
+        tok, arglist = args
+        positional, keywords = [], []
+        for a in arglist or ():
+            if isinstance(a, tuple):
+                keywords.append(a)
+            elif keywords:
+                raise ParseError(
+                    "a positional argument cannot follow a keyword argument",
+                    column=_pos(a),
+                )
+            else:
+                positional.append(a)
+        return S.Call(str(tok), tuple(positional), tuple(keywords), tok.start_pos)
+
+    def arguments(self, args):
+        return list(args)
+
+    def keyword(self, args):
+        tok, value = args
+        return (str(tok), value)
+
+    def binary(self, args):
+        left, tok, right = args
+        op = str(tok)
+        if tok.type == "ADDOP":
+            kind = "add" if op == "+" else "sub"
+        elif tok.type == "MULOP":
+            kind = self.mulops[op]
+        else:
+            kind = self.powops[op]
+        return S.BinOp(kind, left, right, tok.start_pos)
+
+    def unary(self, args):
+        tok, operand = args
+        if str(tok) == "+":
+            return operand
+        return S.Neg(operand, tok.start_pos)
+
+    def transpose(self, args):
+        operand, tok = args
+        return S.Transpose(operand, tok.start_pos)
+
+    def compare(self, args):
+        left, tok, right = args
+        return S.Compare(str(tok), left, right, tok.start_pos)
+
+
+def _pos(e: S.Expr) -> int:
+    return getattr(e, "pos", 0)
+
+
+@lru_cache(maxsize=None)
+def _parser(dialect: str):
+    from lark import Lark
+
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        transformer=_Builder(dialect),
+        maybe_placeholders=True,
+    )
+
+
+def _describe(expected) -> str:
+    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected})
+    if not words:
+        return "something else"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def parse(source: str, syntax: str = "numpy") -> S.Expr:
+    """Parse ``source`` in the given dialect (``"numpy"`` or ``"matlab"``).
+
+    >>> parse("W@x + b")
+    BinOp(op='add', left=BinOp(op='matmul', left=Name(id='W'), right=Name(id='x')), right=Name(id='b'))
+    """
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+    if syntax not in DIALECTS:
+        raise ParseError(f"unknown syntax {syntax!r}; choose one of {', '.join(DIALECTS)}")
+    if not isinstance(source, str):
+        raise ParseError(f"an expression must be a string, not {type(source).__name__}")
+    if len(source) > MAX_LENGTH:
+        raise LimitError(f"expression is {len(source)} characters long (limit {MAX_LENGTH})")
+    if not source.strip():
+        raise ParseError("empty expression", source=source, column=0)
+    try:
+        tree = _parser(syntax).parse(source)
+    except UnexpectedCharacters as e:
+        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
+        raise ParseError(f"unexpected character {ch!r}", source=source, column=e.pos_in_stream) from None
+    except UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            msg = f"unexpected end of expression; expected {_describe(e.expected)}"
+            col = len(source.rstrip())
+        else:
+            what = {"NAME": "name ", "NUMBER": "number "}.get(tok.type, "")
+            msg = f"unexpected {what}{str(tok)!r}; expected {_describe(e.expected)}"
+            col = tok.start_pos
+        raise ParseError(msg, source=source, column=col) from None
+    except UnexpectedEOF as e:
+        raise ParseError(
+            f"unexpected end of expression; expected {_describe(e.expected)}",
+            source=source,
+            column=len(source.rstrip()),
+        ) from None
+    except VisitError as e:  # pragma: no cover - callbacks raise ParseError directly
+        if isinstance(e.orig_exc, ParseError):
+            raise e.orig_exc.with_source(source) from None
+        raise
+    except ParseError as e:
+        raise e.with_source(source) from None
+    except UnexpectedInput as e:  # pragma: no cover - any other lark input error
+        raise ParseError(str(e).splitlines()[0], source=source, column=getattr(e, "pos_in_stream", 0)) from None
+    except RecursionError:  # pragma: no cover - the inline builder does not recurse
+        raise LimitError(f"too deeply nested (limit {MAX_DEPTH})") from None
+    d = S.depth(tree)
+    if d > MAX_DEPTH:
+        raise LimitError(f"too deeply nested: depth {d} (limit {MAX_DEPTH})", source=source, column=0)
+    return tree

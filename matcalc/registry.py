@@ -1,0 +1,678 @@
+"""The function registry: every name a call can use, in one table.
+
+Elementwise functions are :class:`Elementwise` entries: each carries its partial
+derivatives, its domain (a predicate and a sampler for tests), its NumPy and SymPy
+forms and its names in text and LaTeX.  Adding an elementwise function means adding
+one entry here; differentiation, printing, evaluation, verification and the
+registry-driven tests all read it from this table.
+
+Structural functions (sum, tr, det, softmax, …) are :class:`Structural` entries
+whose ``build`` turns the call into checked nodes; their derivative rules live in
+:mod:`matcalc.differentiate`, one per node type.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import build as B
+from .dims import ONE as DIM_ONE
+from .dims import Shape
+from .errors import UnknownFunctionError
+from .nodes import (
+    Apply,
+    Commutation,
+    Unvec,
+    Compare,
+    Det,
+    Diag,
+    DiagPart,
+    DimValue,
+    Inverse,
+    Kron,
+    LogDet,
+    LogSumExp,
+    Node,
+    Norm,
+    Softmax,
+    Sum,
+    Trace,
+    Vec,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from . import syntax as S
+    from .shapes import Checker
+
+Partials = Callable[[tuple[Node, ...], Node, tuple[bool, ...]], tuple[Node, ...]]
+
+
+@dataclass(frozen=True, eq=False)
+class Elementwise:
+    """An elementwise function f(a₁, …) with its calculus and its printed forms.
+
+    ``partials(args, out, varying)`` returns, for each argument, the node c with
+    ∂f/∂aᵢ = c (elementwise); ``out`` is f(args) itself, so σ′ = σ(1 − σ) can reuse
+    it; ``varying`` says which arguments depend on the variable (used by max/min to
+    pick their subgradient at ties).
+    """
+
+    name: str
+    partials: Partials
+    numpy: str  # a template over the argument sources: "np.exp({0})"
+    sympy: Callable[..., Any]
+    unicode: str
+    latex: str
+    sample: Callable[[Any, tuple[int, ...]], np.ndarray]  # (rng, shape) → a point inside the domain
+    in_domain: Callable[..., Any] | None = None  # numpy arrays → boolean array
+    arity: int = 1
+    aliases: tuple[str, ...] = ()
+    numpy_helper: str = ""  # Python source defining helpers the template uses
+    doc: str = ""
+    domain_text: str = "all reals"
+
+    def __repr__(self) -> str:
+        return f"<function {self.name}>"
+
+
+@dataclass(frozen=True, eq=False)
+class Structural:
+    """A function that builds checked nodes of its own kinds (sum, tr, softmax, …)."""
+
+    name: str
+    build: Callable[[Checker, S.Call], Node]
+    signature: str
+    doc: str
+    aliases: tuple[str, ...] = ()
+
+
+Entry = Elementwise | Structural
+
+FUNCTIONS: dict[str, Entry] = {}
+ELEMENTWISE: dict[str, Elementwise] = {}
+
+
+def register(entry: Entry) -> Entry:
+    for name in (entry.name, *entry.aliases):
+        if name in FUNCTIONS:
+            raise ValueError(f"function {name} registered twice")
+        FUNCTIONS[name] = entry
+    if isinstance(entry, Elementwise):
+        ELEMENTWISE[entry.name] = entry
+    return entry
+
+
+def lookup(name: str, column: int | None = None) -> Entry:
+    try:
+        return FUNCTIONS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, FUNCTIONS, n=1, cutoff=0.5)
+        if not close:
+            close = difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise UnknownFunctionError(f"unknown function {name!r}{hint}", column=column) from None
+
+
+# ------------------------------------------------------------------ elementwise
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+def _uniform(lo: float, hi: float):
+    return lambda rng, shape: rng.uniform(lo, hi, size=shape)
+
+
+def _away_from_zero(lo: float, hi: float):
+    def sample(rng, shape):
+        mag = rng.uniform(lo, hi, size=shape)
+        return mag * rng.choice([-1.0, 1.0], size=shape)
+
+    return sample
+
+
+def _unary(
+    name: str,
+    deriv: Callable[[Node, Node], Node],
+    numpy: str,
+    sympy: Callable[[Any], Any],
+    unicode: str | None = None,
+    latex: str | None = None,
+    sample=_uniform(-2.0, 2.0),
+    in_domain=None,
+    aliases: tuple[str, ...] = (),
+    numpy_helper: str = "",
+    doc: str = "",
+    domain_text: str = "all reals",
+) -> Elementwise:
+    return Elementwise(
+        name=name,
+        partials=lambda args, out, varying: (deriv(args[0], out),),
+        numpy=numpy,
+        sympy=sympy,
+        unicode=unicode or name,
+        latex=latex or rf"\operatorname{{{name}}}",
+        sample=sample,
+        in_domain=in_domain,
+        aliases=aliases,
+        numpy_helper=numpy_helper,
+        doc=doc,
+        domain_text=domain_text,
+    )
+
+
+def _ap(fn: Elementwise, *args: Node) -> Node:
+    return Apply(fn, tuple(args))
+
+
+def _gt(a: Node, b: Node) -> Node:
+    return Compare(">", a, b)
+
+
+EXP = register(
+    _unary(
+        "exp",
+        lambda x, out: out,
+        "np.exp({0})",
+        lambda x: _sp().exp(x),
+        latex=r"\exp",
+        sample=_uniform(-2.0, 2.0),
+        doc="exp′(x) = exp(x)",
+    )
+)
+LOG = register(
+    _unary(
+        "log",
+        lambda x, out: B.reciprocal(x),
+        "np.log({0})",
+        lambda x: _sp().log(x),
+        latex=r"\log",
+        sample=_uniform(0.5, 2.5),
+        in_domain=lambda x: x > 0,
+        aliases=("ln",),
+        doc="log′(x) = 1/x",
+        domain_text="x > 0",
+    )
+)
+SIN = register(
+    _unary("sin", lambda x, out: _ap(COS, x), "np.sin({0})", lambda x: _sp().sin(x), latex=r"\sin", doc="sin′ = cos")
+)
+COS = register(
+    _unary(
+        "cos", lambda x, out: B.neg(_ap(SIN, x)), "np.cos({0})", lambda x: _sp().cos(x), latex=r"\cos", doc="cos′ = −sin"
+    )
+)
+TAN = register(
+    _unary(
+        "tan",
+        lambda x, out: B.add(B.ONE, B.power(out, B.TWO)),
+        "np.tan({0})",
+        lambda x: _sp().tan(x),
+        latex=r"\tan",
+        sample=_uniform(-1.2, 1.2),
+        in_domain=lambda x: abs(x) < 1.5,
+        doc="tan′(x) = 1 + tan²(x)",
+        domain_text="|x| < π/2",
+    )
+)
+TANH = register(
+    _unary(
+        "tanh",
+        lambda x, out: B.sub(B.ONE, B.power(out, B.TWO)),
+        "np.tanh({0})",
+        lambda x: _sp().tanh(x),
+        latex=r"\tanh",
+        doc="tanh′(x) = 1 − tanh²(x)",
+    )
+)
+SINH = register(
+    _unary("sinh", lambda x, out: _ap(COSH, x), "np.sinh({0})", lambda x: _sp().sinh(x), latex=r"\sinh", doc="sinh′ = cosh")
+)
+COSH = register(
+    _unary("cosh", lambda x, out: _ap(SINH, x), "np.cosh({0})", lambda x: _sp().cosh(x), latex=r"\cosh", doc="cosh′ = sinh")
+)
+ARCTAN = register(
+    _unary(
+        "arctan",
+        lambda x, out: B.reciprocal(B.add(B.ONE, B.power(x, B.TWO))),
+        "np.arctan({0})",
+        lambda x: _sp().atan(x),
+        latex=r"\arctan",
+        aliases=("atan",),
+        doc="arctan′(x) = 1/(1 + x²)",
+    )
+)
+SIGMOID = register(
+    _unary(
+        "sigmoid",
+        lambda x, out: B.mul(out, B.sub(B.ONE, out)),
+        "sigmoid({0})",
+        lambda x: 1 / (1 + _sp().exp(-x)),
+        unicode="σ",
+        latex=r"\sigma",
+        aliases=("logistic", "expit"),
+        numpy_helper=(
+            "def sigmoid(z):\n"
+            "    e = np.exp(-np.abs(z))\n"
+            "    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))\n"
+        ),
+        doc="σ(x) = 1/(1 + e⁻ˣ); σ′ = σ(1 − σ)",
+    )
+)
+RELU = register(
+    _unary(
+        "relu",
+        lambda x, out: _gt(x, B.ZERO),
+        "np.maximum({0}, 0.0)",
+        lambda x: _sp().Max(0, x),
+        sample=_away_from_zero(0.1, 2.0),
+        doc="relu(x) = max(0, x); relu′(x) = (x > 0), taking 0 at the kink x = 0 as PyTorch does",
+    )
+)
+SOFTPLUS = register(
+    _unary(
+        "softplus",
+        lambda x, out: _ap(SIGMOID, x),
+        "softplus({0})",
+        lambda x: _sp().log(1 + _sp().exp(x)),
+        numpy_helper="def softplus(z):\n    return np.logaddexp(0.0, z)\n",
+        doc="softplus(x) = log(1 + eˣ); softplus′ = σ",
+    )
+)
+SQRT = register(
+    _unary(
+        "sqrt",
+        lambda x, out: B.mul(B.HALF, B.reciprocal(out)),
+        "np.sqrt({0})",
+        lambda x: _sp().sqrt(x),
+        unicode="√",
+        latex=r"\sqrt",
+        sample=_uniform(0.5, 2.5),
+        in_domain=lambda x: x > 0,
+        doc="sqrt′(x) = 1/(2√x)",
+        domain_text="x > 0",
+    )
+)
+SIGN = register(
+    _unary(
+        "sign",
+        lambda x, out: B.zero(x.shape),
+        "np.sign({0})",
+        lambda x: _sp().sign(x),
+        latex=r"\operatorname{sign}",
+        sample=_away_from_zero(0.1, 2.0),
+        doc="sign′ = 0 (away from 0)",
+    )
+)
+ABS = register(
+    _unary(
+        "abs",
+        lambda x, out: _ap(SIGN, x),
+        "np.abs({0})",
+        lambda x: _sp().Abs(x),
+        latex=r"\operatorname{abs}",
+        sample=_away_from_zero(0.1, 2.0),
+        doc="|x|′ = sign(x), taking 0 at x = 0",
+    )
+)
+SQUARE = register(
+    _unary(
+        "square",
+        lambda x, out: B.mul(B.TWO, x),
+        "np.square({0})",
+        lambda x: x**2,
+        doc="square′(x) = 2x",
+    )
+)
+
+
+def _max_partials(args, out, varying):
+    a, b = args
+    if varying[0] and varying[1]:
+        return Compare(">=", a, b), Compare("<", a, b)
+    return Compare(">", a, b), Compare(">", b, a)
+
+
+def _min_partials(args, out, varying):
+    a, b = args
+    if varying[0] and varying[1]:
+        return Compare("<=", a, b), Compare(">", a, b)
+    return Compare("<", a, b), Compare("<", b, a)
+
+
+def _sample_pair(rng, shape):
+    return rng.uniform(-2.0, 2.0, size=shape)
+
+
+MAX = register(
+    Elementwise(
+        name="max",
+        partials=_max_partials,
+        numpy="np.maximum({0}, {1})",
+        sympy=lambda a, b: _sp().Max(a, b),
+        unicode="max",
+        latex=r"\max",
+        sample=_sample_pair,
+        arity=2,
+        aliases=("maximum",),
+        doc=(
+            "elementwise max(a, b); ∂/∂a = (a > b) when only a varies (so max(0, z)′ = (z > 0), 0 at the kink), "
+            "and (a ≥ b), (a < b) when both vary (the tie goes to a)"
+        ),
+    )
+)
+MIN = register(
+    Elementwise(
+        name="min",
+        partials=_min_partials,
+        numpy="np.minimum({0}, {1})",
+        sympy=lambda a, b: _sp().Min(a, b),
+        unicode="min",
+        latex=r"\min",
+        sample=_sample_pair,
+        arity=2,
+        aliases=("minimum",),
+        doc="elementwise min(a, b); subgradients as for max",
+    )
+)
+
+
+# ------------------------------------------------------------------ structural
+
+
+def _structural(name: str, signature: str, doc: str, aliases: tuple[str, ...] = ()):
+    def deco(fn: Callable[[Checker, S.Call], Node]) -> Callable[[Checker, S.Call], Node]:
+        register(Structural(name, fn, signature, doc, aliases))
+        return fn
+
+    return deco
+
+
+@_structural("sum", "sum(X), sum(X, axis)", "sum of all entries; numpy axis 0/1 (matlab 1/2) sums down columns / along rows")
+def _build_sum(ck: Checker, call: S.Call) -> Node:
+    x, axis = ck.args(call, 1, optional=("axis",))
+    node = ck.node(x)
+    if axis is None:
+        return Sum(node)
+    return _sum_axis(ck, node, ck.axis(axis, call))
+
+
+def _sum_axis(ck: Checker, node: Node, axis: int) -> Node:
+    """axis 0 sums down the columns, axis 1 along the rows.
+
+    numpy returns a 1-D vector (a column here); matlab keeps the orientation.
+    """
+    s = node.shape
+    if s.is_scalar:
+        return node
+    if axis == 0:
+        if s.rows.is_one:
+            return node if ck.syntax == "matlab" else B.transpose(node)
+        if s.cols.is_one:
+            return Sum(node)
+        r = Sum(node, 0)
+        return r if ck.syntax == "matlab" else B.transpose(r)
+    if s.cols.is_one:
+        return node
+    if s.rows.is_one:
+        return Sum(node)
+    return Sum(node, 1)
+
+
+@_structural("mean", "mean(X), mean(X, axis)", "mean of the entries (or along an axis)")
+def _build_mean(ck: Checker, call: S.Call) -> Node:
+    x, axis = ck.args(call, 1, optional=("axis",))
+    node = ck.node(x)
+    s = node.shape
+    if axis is None:
+        total: Node = Sum(node) if not s.is_scalar else node
+        count = s.size
+    else:
+        a = ck.axis(axis, call)
+        total = _sum_axis(ck, node, a)
+        count = s.rows if a == 0 else s.cols
+    if count.is_one:
+        return total
+    return B.mul(total, B.reciprocal(DimValue(count)))
+
+
+@_structural("dot", "dot(a, b)", "inner product aᵀb of two vectors (a matrix product for matrices)")
+def _build_dot(ck: Checker, call: S.Call) -> Node:
+    a_ast, b_ast = ck.args(call, 2)
+    a, b = ck.node(a_ast), ck.node(b_ast)
+    if a.shape.is_scalar or b.shape.is_scalar:
+        return B.mul(a, b)
+    if a.shape.is_matrix or b.shape.is_matrix:
+        return ck.matmul(a, b, call, a_ast, b_ast)
+    a = a if a.shape.is_vector else B.transpose(a)
+    b = b if b.shape.is_vector else B.transpose(b)
+    ck.unify(a.shape.rows, b.shape.rows, call, f"dot: {ck.describe(a_ast, a)} and {ck.describe(b_ast, b)} differ in length")
+    return B.matmul(B.transpose(a), b)
+
+
+@_structural("outer", "outer(a, b)", "outer product abᵀ of two vectors")
+def _build_outer(ck: Checker, call: S.Call) -> Node:
+    a_ast, b_ast = ck.args(call, 2)
+    a, b = ck.node(a_ast), ck.node(b_ast)
+    for n, ast in ((a, a_ast), (b, b_ast)):
+        if n.shape.is_matrix:
+            raise ck.error(f"outer takes vectors, but {ck.describe(ast, n)} is a matrix", ast)
+    a = a if not a.shape.is_row else B.transpose(a)
+    b = b if not b.shape.is_row else B.transpose(b)
+    return B.matmul(a, B.transpose(b))
+
+
+def _square(ck: Checker, call: S.Call, what: str) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    x = ck.node(x_ast)
+    if x.shape.is_scalar:
+        return x
+    ck.unify(x.shape.rows, x.shape.cols, call, f"{what} needs a square matrix, but {ck.describe(x_ast, x)} is not square")
+    return ck.resolve_node(x)
+
+
+@_structural("tr", "tr(X)", "trace of a square matrix", aliases=("trace",))
+def _build_tr(ck: Checker, call: S.Call) -> Node:
+    x = _square(ck, call, "tr")
+    return x if x.shape.is_scalar else Trace(x)
+
+
+@_structural("det", "det(X)", "determinant of a square matrix")
+def _build_det(ck: Checker, call: S.Call) -> Node:
+    x = _square(ck, call, "det")
+    return x if x.shape.is_scalar else Det(x)
+
+
+@_structural("logdet", "logdet(X)", "log det X, for det X > 0")
+def _build_logdet(ck: Checker, call: S.Call) -> Node:
+    x = _square(ck, call, "logdet")
+    return Apply(LOG, (x,)) if x.shape.is_scalar else LogDet(x)
+
+
+@_structural("inv", "inv(X)", "matrix inverse", aliases=("inverse",))
+def _build_inv(ck: Checker, call: S.Call) -> Node:
+    x = _square(ck, call, "inv")
+    return B.reciprocal(x) if x.shape.is_scalar else Inverse(x)
+
+
+@_structural("diag", "diag(v), diag(X)", "vector → diagonal matrix; square matrix → its diagonal")
+def _build_diag(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    x = ck.node(x_ast)
+    s = x.shape
+    if s.is_scalar:
+        return x
+    if s.is_vector:
+        return Diag(x)
+    if s.is_row:
+        return Diag(B.transpose(x))
+    x = _square(ck, call, "diag of a matrix")
+    return DiagPart(x)
+
+
+@_structural("norm", "norm(X), norm(X, p)", "Euclidean / Frobenius norm (p = 2, 'fro'); p = 1: sum of |entries|", aliases=("norm2",))
+def _build_norm(ck: Checker, call: S.Call) -> Node:
+    x_ast, p_ast = ck.args(call, 1, optional=("ord",))
+    p = 2
+    if p_ast is not None:
+        p = ck.int_arg(p_ast, allowed=(1, 2), names={"fro": 2})
+    x = ck.node(x_ast)
+    return Norm(x, p)
+
+
+@_structural("norm1", "norm1(X)", "sum of absolute values of the entries")
+def _build_norm1(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    return Norm(ck.node(x_ast), 1)
+
+
+@_structural("softmax", "softmax(z)", "softmax of a vector; of each row of a matrix")
+def _build_softmax(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    x = ck.node(x_ast)
+    return B.ONE if x.shape.is_scalar else Softmax(x)
+
+
+@_structural("logsumexp", "logsumexp(z)", "log Σ exp of a vector (a scalar); of each row of a matrix (a vector)")
+def _build_logsumexp(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    x = ck.node(x_ast)
+    return x if x.shape.is_scalar else LogSumExp(x)
+
+
+@_structural("eye", "eye(n), eye()", "the n×n identity (its size inferred when omitted)")
+def _build_eye(ck: Checker, call: S.Call) -> Node:
+    if not call.args:
+        ck.args(call, 0)
+        return B.identity(ck.fresh())
+    (n_ast,) = ck.args(call, 1)
+    return B.identity(ck.dim(n_ast))
+
+
+def _filled(ck: Checker, call: S.Call, fill: Node) -> Node:
+    if len(call.args) > 2 or call.keywords:
+        raise ck.error(f"{call.func} takes one or two sizes", call)
+    dims = [ck.dim(a) for a in call.args] or [ck.fresh()]
+    shape = Shape(dims[0], dims[1] if len(dims) > 1 else DIM_ONE)
+    return B.zero(shape) if B.is_zero(fill) else B.broadcast(fill, shape)
+
+
+@_structural("ones", "ones(n), ones(m, n)", "a vector or matrix of ones")
+def _build_ones(ck: Checker, call: S.Call) -> Node:
+    return _filled(ck, call, B.ONE)
+
+
+@_structural("zeros", "zeros(n), zeros(m, n)", "a vector or matrix of zeros")
+def _build_zeros(ck: Checker, call: S.Call) -> Node:
+    return _filled(ck, call, B.ZERO)
+
+
+@_structural("vector", "vector(c)", "a vector with every entry c, its length inferred (matrixcalculus.org)")
+def _build_vector(ck: Checker, call: S.Call) -> Node:
+    (c_ast,) = ck.args(call, 1)
+    c = ck.node(c_ast)
+    if not c.shape.is_scalar:
+        raise ck.error(f"vector(c) takes a scalar, but {ck.describe(c_ast, c)} is a {c.shape.kind}", c_ast)
+    return B.broadcast(c, Shape(ck.fresh(), DIM_ONE))
+
+
+@_structural("matrix", "matrix(c)", "a matrix with every entry c, its size inferred (matrixcalculus.org)")
+def _build_matrix(ck: Checker, call: S.Call) -> Node:
+    (c_ast,) = ck.args(call, 1)
+    c = ck.node(c_ast)
+    if not c.shape.is_scalar:
+        raise ck.error(f"matrix(c) takes a scalar, but {ck.describe(c_ast, c)} is a {c.shape.kind}", c_ast)
+    return B.broadcast(c, Shape(ck.fresh(), ck.fresh()))
+
+
+@_structural("kron", "kron(A, B)", "Kronecker product A ⊗ B")
+def _build_kron(ck: Checker, call: S.Call) -> Node:
+    a_ast, b_ast = ck.args(call, 2)
+    a, b = ck.node(a_ast), ck.node(b_ast)
+    if a.shape.is_scalar or b.shape.is_scalar:
+        return B.mul(a, b)
+    return Kron(a, b)
+
+
+@_structural("vec", "vec(X)", "the columns of X stacked into one vector")
+def _build_vec(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    x = ck.node(x_ast)
+    if x.shape.is_vector or x.shape.is_scalar:
+        return x
+    if x.shape.is_row:
+        return B.transpose(x)
+    return Vec(x)
+
+
+@_structural("transpose", "transpose(X)", "Xᵀ")
+def _build_transpose(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    return B.transpose(ck.node(x_ast))
+
+
+@_structural("pow", "pow(x, p)", "elementwise power x^p", aliases=("power",))
+def _build_pow(ck: Checker, call: S.Call) -> Node:
+    a, b = ck.args(call, 2)
+    return ck.elementwise_power(ck.node(a), ck.node(b), call)
+
+
+@_structural("matrix_power", "matrix_power(A, k)", "A multiplied by itself k times (k an integer; negative: inv(A)^|k|)")
+def _build_matrix_power(ck: Checker, call: S.Call) -> Node:
+    a, k = ck.args(call, 2)
+    return ck.matrix_power(ck.node(a), k, call)
+
+
+@_structural("dim", "dim(n)", "a dimension used as a number (as in mean(x) = sum(x)/dim(n))")
+def _build_dim(ck: Checker, call: S.Call) -> Node:
+    (n_ast,) = ck.args(call, 1)
+    d = ck.dim(n_ast)
+    return B.const(d.coef) if d.is_int else DimValue(d)
+
+
+@_structural("unvec", "unvec(v, m, n)", "the m×n matrix whose columns, stacked, are v (the inverse of vec)")
+def _build_unvec(ck: Checker, call: S.Call) -> Node:
+    v_ast, m_ast, n_ast = ck.args(call, 3)
+    v = ck.node(v_ast)
+    m, n = ck.dim(m_ast), ck.dim(n_ast)
+    s = ck.shape(v)
+    if not s.cols.is_one:
+        raise ck.error(f"unvec takes a vector, but {ck.describe(v_ast, v)} is a {s.kind}", v_ast)
+    ck.unify(s.rows, m * n, call, f"unvec: {ck.describe(v_ast, v)} does not have {m}·{n} entries")
+    return Unvec(v, Shape(m, n))
+
+
+@_structural("commutation", "commutation(m, n)", "the commutation matrix K with K vec(A) = vec(Aᵀ) for m×n A")
+def _build_commutation(ck: Checker, call: S.Call) -> Node:
+    m_ast, n_ast = ck.args(call, 2)
+    return Commutation(ck.dim(m_ast), ck.dim(n_ast))
+
+
+def names() -> list[str]:
+    return sorted(FUNCTIONS)
+
+
+def describe_functions() -> str:
+    """A table of every function for ``--help`` and the README."""
+    rows: list[str] = []
+    seen: set[int] = set()
+    for name in sorted(FUNCTIONS):
+        e = FUNCTIONS[name]
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        alias = f" (alias {', '.join(e.aliases)})" if e.aliases else ""
+        if isinstance(e, Elementwise):
+            sig = f"{e.name}({', '.join('ab'[: e.arity]) if e.arity > 1 else 'x'})"
+            rows.append(f"  {sig:<24} elementwise; {e.doc}{alias}")
+        else:
+            rows.append(f"  {e.signature:<24} {e.doc}{alias}")
+    return "\n".join(rows)
+

@@ -1,0 +1,537 @@
+"""Shape inference: syntax tree → checked expression tree with every dimension known.
+
+A name's kind comes from its declaration, or else from the convention of
+matrixcalculus.org: names starting with a–g are scalars, h–z vectors, A–Z matrices,
+and Greek names (alpha, lambda, sigma, …) scalars.  Dimensions start as symbols and
+are unified across the expression (``w*x`` makes len(w) = len(x); ``A@x`` makes
+cols(A) = len(x)).  Declared dimension names are rigid: two different declared names
+never unify.  Undeclared dimensions are named n, m, p, … at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+from . import build as B
+from . import syntax as S
+from .dims import ONE, Dim, DimMismatch, DimSolver, Shape
+from .errors import DeclarationError, MatcalcError, ShapeError
+from .nodes import (
+    Add,
+    Apply,
+    Broadcast,
+    Commutation,
+    Compare,
+    DimValue,
+    Identity,
+    Inverse,
+    MatMul,
+    Mul,
+    Node,
+    Ones,
+    Unvec,
+    Var,
+    Zero,
+    map_bottom_up,
+)
+from .printing.source import unparse
+from .registry import Elementwise, Structural, lookup
+
+GREEK = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi omicron pi rho "
+    "sigma tau upsilon phi varphi chi psi omega".split()
+)
+#: Largest integer power ``A^k`` expanded into a product.
+MAX_MATRIX_POWER = 64
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A declared shape: ``dims`` is () for a scalar, (n,) for a vector, (m, n) for a matrix;
+    ``None`` entries are left for inference (``x: vector``)."""
+
+    dims: tuple[Dim | None, ...]
+    symmetric: bool = False
+
+
+_DECL_SEP = re.compile(r"\s*(?:×|\bx\b|\*|,)\s*")
+
+
+def parse_shape_spec(spec: object, name: str = "") -> Declaration:
+    """``"m x n"``, ``"3×4"``, ``"n"``, ``"scalar"``, ``"vector"``, ``"matrix"``,
+    ``"n x n symmetric"``, ``"symmetric"``; or a tuple such as ``("m", "n")`` / ``(3,)`` / ``()``."""
+    where = f" for {name}" if name else ""
+    if isinstance(spec, Declaration):
+        return spec
+    if isinstance(spec, (tuple, list)):
+        if len(spec) > 2:
+            raise DeclarationError(f"a shape has at most two dimensions; got {len(spec)}{where}")
+        return Declaration(tuple(_dim_of(v, where) for v in spec))
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return Declaration((_dim_of(spec, where),))
+    if not isinstance(spec, str):
+        raise DeclarationError(f"cannot read a shape from {spec!r}{where}")
+    text = spec.strip()
+    symmetric = False
+    words = text.split()
+    if words and words[-1].lower() == "symmetric":
+        symmetric = True
+        text = " ".join(words[:-1])
+    text = text.strip().strip("()[]").strip()
+    low = text.lower()
+    if low in ("", "matrix", "square") and (symmetric or low):
+        decl = Declaration((None, None), symmetric)
+    elif low == "scalar":
+        decl = Declaration(())
+    elif low == "vector":
+        decl = Declaration((None,))
+    elif not text:
+        raise DeclarationError(f"empty shape{where}; write e.g. 'm x n', 'n', 'scalar'")
+    else:
+        parts = [p for p in _DECL_SEP.split(text)]
+        if len(parts) > 2 or any(not p for p in parts):
+            raise DeclarationError(f"cannot read shape {spec!r}{where}; write e.g. 'm x n', 'n', '3 x 4', 'scalar'")
+        decl = Declaration(tuple(_dim_of(p, where) for p in parts), symmetric)
+    if decl.symmetric:
+        if len(decl.dims) != 2:
+            raise DeclarationError(f"only a square matrix can be symmetric{where}")
+        a, b = decl.dims
+        if a is not None and b is not None and a != b:
+            raise DeclarationError(f"a symmetric matrix must be square, not {a}×{b}{where}")
+    return decl
+
+
+def _dim_of(v: object, where: str) -> Dim:
+    if isinstance(v, Dim):
+        return v
+    if isinstance(v, bool):
+        raise DeclarationError(f"bad dimension {v!r}{where}")
+    if isinstance(v, int):
+        if v < 1:
+            raise DeclarationError(f"dimensions must be positive, got {v}{where}")
+        return Dim.of(v)
+    if isinstance(v, str):
+        t = v.strip()
+        if t.isdigit():
+            return _dim_of(int(t), where)
+        if re.fullmatch(r"[^\W\d]\w*", t) and not t.startswith("_"):
+            return Dim.of(t)
+    raise DeclarationError(f"bad dimension {v!r}{where}: use a positive integer or a name such as n")
+
+
+def parse_declaration(text: str) -> tuple[str, Declaration]:
+    """``"W: m x n"`` → ("W", Declaration((m, n)))."""
+    if ":" not in text:
+        raise DeclarationError(f"cannot read {text!r}: write NAME: SHAPE, e.g. 'W: m x n' or 'b: scalar'", source=text, column=0)
+    name, _, spec = text.partition(":")
+    name = name.strip()
+    if not re.fullmatch(r"[^\W\d]\w*", name):
+        raise DeclarationError(f"{name!r} is not a variable name", source=text, column=0)
+    try:
+        return name, parse_shape_spec(spec, name)
+    except DeclarationError as e:
+        raise DeclarationError(e.message, source=text, column=text.index(":") + 1) from None
+
+
+def conventional_kind(name: str) -> str:
+    """scalar / vector / matrix by the first letter (Greek names are scalars)."""
+    stem = re.match(r"[^\W\d_]*", name.lstrip("_")).group(0)
+    if stem.lower() in GREEK and (stem.islower() or stem == "Lambda"):
+        return "scalar"
+    if stem.lower() in GREEK and stem[0].isupper():
+        return "matrix"
+    first = stem[:1]
+    if not first:
+        return "scalar"
+    if "\u0370" <= first <= "\u03ff":  # a Greek letter typed as such
+        return "matrix" if first.isupper() else "scalar"
+    if first.isupper():
+        return "matrix"
+    if first.isascii() and "a" <= first <= "g":
+        return "scalar"
+    if first.isascii():
+        return "vector"
+    return "scalar"
+
+
+@dataclass
+class Checked:
+    """The result of shape inference."""
+
+    expr: Node
+    variables: dict[str, Var]  # in order of first appearance
+    source: str
+    syntax: str
+    declared: dict[str, Var] = field(default_factory=dict)  # declared but maybe unused
+
+
+class Checker:
+    """Walks the syntax tree, building checked nodes and unifying dimensions."""
+
+    def __init__(self, source: str, syntax: str, declarations: Mapping[str, Declaration]):
+        self.source = source
+        self.syntax = syntax
+        rigid = {s for d in declarations.values() for x in d.dims if x is not None for s in x.syms}
+        self.solver = DimSolver(rigid)
+        self.declarations = dict(declarations)
+        self.vars: dict[str, Var] = {}
+        self.order: list[str] = []
+
+    # ------------------------------------------------------------ variables
+
+    def variable(self, name: str, decl: Declaration | None = None) -> Var:
+        v = self.vars.get(name)
+        if v is not None:
+            return v
+        decl = decl or self.declarations.get(name)
+        if decl is not None:
+            dims = [d if d is not None else self.fresh() for d in decl.dims]
+            if decl.symmetric:
+                self.solver.unify(dims[0], dims[1])
+                dims[1] = dims[0]
+            shape = Shape(dims[0] if dims else ONE, dims[1] if len(dims) > 1 else ONE)
+            v = Var(name, shape, decl.symmetric)
+        else:
+            kind = conventional_kind(name)
+            if kind == "scalar":
+                v = Var(name, Shape(ONE, ONE))
+            elif kind == "vector":
+                v = Var(name, Shape(self.fresh(), ONE))
+            else:
+                v = Var(name, Shape(self.fresh(), self.fresh()))
+        self.vars[name] = v
+        self.order.append(name)
+        return v
+
+    def fresh(self) -> Dim:
+        return self.solver.fresh()
+
+    # ------------------------------------------------------------ errors and helpers
+
+    def shape(self, n: Node) -> Shape:
+        return self.solver.resolve_shape(n.shape)
+
+    def pretty(self, shape: Shape) -> str:
+        names = self._dim_names()
+        return str(self.solver.resolve_shape(shape).substitute(names))
+
+    def pretty_dim(self, d: Dim) -> str:
+        return str(self.solver.resolve(d).substitute(self._dim_names()))
+
+    def describe(self, ast: S.Expr, n: Node) -> str:
+        text = unparse(ast, self.syntax)
+        if len(text) > 40:
+            text = text[:37] + "…"
+        return f"{text} ({self.pretty(n.shape)})"
+
+    def error(self, message: str, at: S.Expr | None) -> ShapeError:
+        return ShapeError(message, source=self.source, column=getattr(at, "pos", None))
+
+    def unify(self, a: Dim, b: Dim, at: S.Expr | None, message: str) -> Dim:
+        try:
+            return self.solver.unify(a, b)
+        except DimMismatch:
+            raise self.error(message, at) from None
+
+    def resolve_node(self, n: Node) -> Node:
+        return n  # shapes are resolved once, at the end (see check)
+
+    def args(self, call: S.Call, n: int, optional: Sequence[str] = ()) -> list[S.Expr | None]:
+        """The call's arguments: ``n`` required positional, then ``optional`` by position or keyword."""
+        pos = list(call.args)
+        kw = dict(call.keywords)
+        for k in kw:
+            if k not in optional:
+                raise self.error(f"{call.func}() has no argument named {k!r}", call)
+        most = n + len(optional)
+        if len(pos) < n or len(pos) > most:
+            want = f"{n}" if not optional else f"{n} to {most}"
+            raise self.error(f"{call.func}() takes {want} argument{'s' if most != 1 else ''}, got {len(pos)}", call)
+        out: list[S.Expr | None] = pos[:n]
+        for i, name in enumerate(optional):
+            if n + i < len(pos):
+                if name in kw:
+                    raise self.error(f"{call.func}() got {name!r} twice", call)
+                out.append(pos[n + i])
+            else:
+                out.append(kw.get(name))
+        return out
+
+    def int_arg(self, ast: S.Expr, allowed: Iterable[int], names: Mapping[str, int] | None = None) -> int:
+        allowed = tuple(allowed)
+        if isinstance(ast, S.Name) and names and ast.id in names:
+            return names[ast.id]
+        if isinstance(ast, S.Number):
+            v = Fraction(ast.text)
+            if v.denominator == 1 and int(v) in allowed:
+                return int(v)
+        raise self.error(f"expected one of {', '.join(map(str, allowed))} here", ast)
+
+    def axis(self, ast: S.Expr, call: S.Call) -> int:
+        if self.syntax == "matlab":
+            return self.int_arg(ast, (1, 2)) - 1
+        if isinstance(ast, S.Neg) and isinstance(ast.operand, S.Number):
+            return {1: 1, 2: 0}[self.int_arg(ast.operand, (1, 2))]
+        return self.int_arg(ast, (0, 1))
+
+    def dim(self, ast: S.Expr) -> Dim:
+        if isinstance(ast, S.Number):
+            v = Fraction(ast.text)
+            if v.denominator == 1 and v >= 1:
+                return Dim.of(int(v))
+        if isinstance(ast, S.Name):
+            self.solver.rigid.add(ast.id)
+            return Dim.of(ast.id)
+        raise self.error("expected a size: a positive integer or a dimension name such as n", ast)
+
+    # ------------------------------------------------------------ the walk
+
+    def node(self, e: S.Expr) -> Node:
+        method = getattr(self, "_" + type(e).__name__)
+        return method(e)
+
+    def _Number(self, e: S.Number) -> Node:
+        try:
+            return B.const(Fraction(e.text))
+        except (ValueError, ZeroDivisionError):  # pragma: no cover - grammar admits only numbers
+            raise self.error(f"bad number {e.text!r}", e) from None
+
+    def _Name(self, e: S.Name) -> Node:
+        return self.variable(e.id)
+
+    def _Neg(self, e: S.Neg) -> Node:
+        return B.neg(self.node(e.operand))
+
+    def _Transpose(self, e: S.Transpose) -> Node:
+        return B.transpose(self.node(e.operand))
+
+    def _Compare(self, e: S.Compare) -> Node:
+        a, b = self.node(e.left), self.node(e.right)
+        a, b = self.broadcast_args([a, b], [e.left, e.right], e, f"compare ({e.op})", keep_scalars=True)
+        return Compare(e.op, a, b)
+
+    def _Call(self, e: S.Call) -> Node:
+        entry = lookup(e.func, e.pos)
+        if isinstance(entry, Structural):
+            return entry.build(self, e)
+        return self.apply(entry, e)
+
+    def apply(self, fn: Elementwise, call: S.Call) -> Node:
+        asts = self.args(call, fn.arity)
+        nodes = [self.node(a) for a in asts]
+        nodes = self.broadcast_args(nodes, asts, call, f"{fn.name}()", keep_scalars=True)
+        return Apply(fn, tuple(nodes))
+
+    def _BinOp(self, e: S.BinOp) -> Node:
+        a, b = self.node(e.left), self.node(e.right)
+        op = e.op
+        if op == "matmul":
+            return self.matmul(a, b, e, e.left, e.right)
+        if op == "mdiv":
+            if not self.shape(b).is_scalar:
+                raise self.error(
+                    f"matrix right division by {self.describe(e.right, b)} is not supported; write A*inv(B), or ./ to divide elementwise",
+                    e,
+                )
+            op = "div"
+        if op == "mpow":
+            return self.matrix_power(a, e.right, e)
+        if op == "pow":
+            return self.elementwise_power(a, b, e, e.left, e.right)
+        word = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}[op]
+        if op in ("add", "sub"):
+            a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=False)
+            return B.add(a, B.neg(b)) if op == "sub" else B.add(a, b)
+        a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=True)
+        return B.mul(a, B.reciprocal(b)) if op == "div" else B.mul(a, b)
+
+    def elementwise_power(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr | None = None, b_ast: S.Expr | None = None) -> Node:
+        a_ast = a_ast or at
+        b_ast = b_ast or at
+        a, b = self.broadcast_args([a, b], [a_ast, b_ast], at, "raise", keep_scalars=True)
+        return B.power(a, b)
+
+    def matrix_power(self, a: Node, k_ast: S.Expr, at: S.Expr) -> Node:
+        if self.shape(a).is_scalar:
+            return B.power(a, self.node(k_ast))
+        sign = 1
+        k = k_ast
+        if isinstance(k, S.Neg):
+            sign, k = -1, k.operand
+        if not isinstance(k, S.Number) or Fraction(k.text).denominator != 1:
+            raise self.error("a matrix power needs an integer exponent (use .^ for an elementwise power)", k_ast)
+        n = int(Fraction(k.text))
+        if n > MAX_MATRIX_POWER:
+            raise self.error(f"matrix power {n} is too large (limit {MAX_MATRIX_POWER})", k_ast)
+        s = self.shape(a)
+        self.unify(s.rows, s.cols, at, f"a matrix power needs a square matrix, but {self.describe(at, a)} is not square")
+        if n == 0:
+            return Identity(s.rows)
+        base = Inverse(a) if sign < 0 else a
+        return MatMul(tuple([base] * n)) if n > 1 else base
+
+    def matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
+        sa, sb = self.shape(a), self.shape(b)
+        if sa.is_scalar or sb.is_scalar:
+            return B.mul(a, b)
+        hint = ""
+        if sa.is_vector and sb.is_vector:
+            op = "*" if self.syntax == "matlab" else "@"
+            inner = unparse(S.BinOp("matmul", S.Transpose(a_ast), b_ast), self.syntax).replace(" @ ", op).replace(" * ", op)
+            hint = f" (both are column vectors: {inner} is their inner product)"
+        self.unify(
+            sa.cols,
+            sb.rows,
+            at,
+            f"cannot multiply {self.describe(a_ast, a)} by {self.describe(b_ast, b)}: "
+            f"{self.pretty_dim(sa.cols)} columns ≠ {self.pretty_dim(sb.rows)} rows{hint}",
+        )
+        return MatMul((*(a.factors if isinstance(a, MatMul) else (a,)), *(b.factors if isinstance(b, MatMul) else (b,))))
+
+    def broadcast_args(
+        self, nodes: list[Node], asts: list[S.Expr], at: S.Expr, word: str, keep_scalars: bool
+    ) -> list[Node]:
+        """Unify or broadcast operand shapes as NumPy does on 2-D arrays (vectors are columns)."""
+        shapes = [self.shape(n) for n in nodes]
+        rows: Dim = ONE
+        cols: Dim = ONE
+        for i, s in enumerate(shapes):
+            for axis in ("rows", "cols"):
+                d = getattr(s, axis)
+                cur = rows if axis == "rows" else cols
+                if d.is_one:
+                    continue
+                if cur.is_one:
+                    new = d
+                else:
+                    j = next(k for k in range(i) if not getattr(shapes[k], axis).is_one)
+                    new = self.unify(
+                        cur,
+                        d,
+                        at,
+                        f"cannot {word} {self.describe(asts[j], nodes[j])} and {self.describe(asts[i], nodes[i])}: "
+                        f"shapes do not match or broadcast",
+                    )
+                if axis == "rows":
+                    rows = new
+                else:
+                    cols = new
+        target = Shape(rows, cols)
+        out = []
+        for n, s in zip(nodes, shapes):
+            if s.rows.is_one == target.rows.is_one and s.cols.is_one == target.cols.is_one:
+                out.append(n)
+            elif keep_scalars and s.is_scalar:
+                out.append(n)
+            else:
+                out.append(B.broadcast(n, target))
+        return out
+
+    # ------------------------------------------------------------ resolution
+
+    def _dim_names(self) -> dict[str, Dim]:
+        """Readable names for the undeclared dimensions, in order of appearance."""
+        taken = set(self.solver.rigid) | set(self.vars)
+        names: dict[str, Dim] = {}
+        prefs = {"vector": "nmpqkrstuvw", "rows": "mnpqkrstuvw", "cols": "nmqpkrstuvw"}
+        pool_extra = (f"n{i}" for i in range(1, 10_000))
+        for name in self.order:
+            s = self.solver.resolve_shape(self.vars[name].shape)
+            slots = [(s.rows, "vector" if s.cols.is_one else "rows"), (s.cols, "cols")]
+            for d, role in slots:
+                for sym in d.syms:
+                    if not sym.startswith("_") or sym in names:
+                        continue
+                    choice = next((c for c in prefs[role] if c not in taken), None)
+                    if choice is None:
+                        choice = next(c for c in pool_extra if c not in taken)
+                    taken.add(choice)
+                    names[sym] = Dim.of(choice)
+        return names
+
+    def finish(self, root: Node) -> tuple[Node, dict[str, Var], dict[str, Dim]]:
+        names = self._dim_names()
+
+        def fix(d: Dim) -> Dim:
+            d = self.solver.resolve(d)
+            out = d.substitute(names)
+            # a dimension that appears nowhere in a variable (eye() alone): name it too
+            for s in out.syms:
+                if s.startswith("_"):
+                    fresh_name = next(c for c in ("k", "l", "r", "s", *(f"k{i}" for i in range(1, 10_000))) if c not in self.solver.rigid and c not in self.vars and Dim.of(c) not in names.values())
+                    names[s] = Dim.of(fresh_name)
+                    out = d.substitute(names)
+            return out
+
+        def fixs(s: Shape) -> Shape:
+            return Shape(fix(s.rows), fix(s.cols))
+
+        variables = {}
+        for name in self.order:
+            v = self.vars[name]
+            variables[name] = Var(name, fixs(v.shape), v.symmetric)
+
+        def rebuild(n: Node) -> Node:
+            if isinstance(n, Var):
+                return variables[n.name]
+            if isinstance(n, Zero):
+                return B.zero(fixs(n.zero_shape))
+            if isinstance(n, Ones):
+                return B.ones(fixs(n.ones_shape))
+            if isinstance(n, Identity):
+                return B.identity(fix(n.n))
+            if isinstance(n, DimValue):
+                d = fix(n.dim)
+                return B.const(d.coef) if d.is_int else DimValue(d)
+            if isinstance(n, Commutation):
+                return Commutation(fix(n.r), fix(n.c))
+            if isinstance(n, Broadcast):
+                return B.broadcast(n.arg, fixs(n.target))
+            if isinstance(n, Unvec):
+                return Unvec(n.arg, fixs(n.target))
+            if isinstance(n, MatMul):
+                return B.matmul(*n.factors)
+            if isinstance(n, (Add, Mul)):
+                return B.add(*n.terms) if isinstance(n, Add) else B.mul(*n.factors)
+            return n
+
+        return map_bottom_up(root, rebuild), variables, names
+
+
+def check(
+    source: str | S.Expr,
+    shapes: Mapping[str, object] | None = None,
+    syntax: str = "numpy",
+) -> Checked:
+    """Parse (if needed) and shape-check an expression.
+
+    >>> c = check("W@x + b", {"b": "m"})
+    >>> {k: str(v.shape) for k, v in c.variables.items()}, str(c.expr.shape)
+    ({'W': 'm×n', 'x': 'n', 'b': 'm'}, 'm')
+    """
+    from .parse import parse
+
+    declarations = {name: parse_shape_spec(spec, name) for name, spec in (shapes or {}).items()}
+    if isinstance(source, str):
+        text = source
+        tree = parse(source, syntax)
+    else:
+        tree = source
+        text = unparse(tree, syntax)
+    ck = Checker(text, syntax, declarations)
+    try:
+        from .deep import call_deep
+
+        root = call_deep(ck.node, tree)
+        # declared variables that the expression does not use still get their shapes
+        for name in declarations:
+            ck.variable(name)
+        expr, variables, _ = ck.finish(root)
+    except MatcalcError as e:
+        raise e.with_source(text) from None
+    used = {k: v for k, v in variables.items() if k in set(S.names(tree))}
+    declared = {k: v for k, v in variables.items() if k in declarations}
+    return Checked(expr, used, text, syntax, declared)

@@ -1,0 +1,814 @@
+"""Simplification to textbook form.
+
+Named rules, each an identity ``left → right`` applied bottom-up to a fixed point
+over a canonical form: flattened sums and products (the smart constructors in
+:mod:`matcalc.build`), scalars pulled in front, transposes pushed to the leaves.
+A few rewrites (expanding a product over a sum, factoring a common factor out of a
+sum, turning an inner product into a sum) are tried and kept only when they make
+the printed expression smaller, so the rule set cannot loop.
+
+``RULES`` maps a node type to its rules; each rule returns the rewritten node, or
+``None`` when it does not apply.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+from typing import Callable
+
+from . import build as B
+from .dims import ONE as D1
+from .dims import Shape
+from .nodes import (
+    Add,
+    Apply,
+    Broadcast,
+    Commutation,
+    Compare,
+    Const,
+    Det,
+    Diag,
+    DiagPart,
+    DimValue,
+    Identity,
+    Inverse,
+    Kron,
+    LogDet,
+    MatMul,
+    Mul,
+    Node,
+    Ones,
+    Pow,
+    Sum,
+    Trace,
+    Transpose,
+    Unvec,
+    Var,
+    Vec,
+    Zero,
+    tree_size,
+)
+from .registry import SQRT
+
+Rule = Callable[[Node], "Node | None"]
+RULES: dict[type, list[Rule]] = defaultdict(list)
+
+#: Rewrites that are kept only when they make the result smaller are tried on
+#: subexpressions up to this printed size (they cost time proportional to it).
+TRY_LIMIT = 400
+
+
+def rule(*types: type) -> Callable[[Rule], Rule]:
+    def deco(fn: Rule) -> Rule:
+        for t in types:
+            RULES[t].append(fn)
+        return fn
+
+    return deco
+
+
+def rebuild(n: Node) -> Node:
+    """Re-apply the smart constructor of ``n``'s type (after its children changed)."""
+    if isinstance(n, Add):
+        return B.add(*n.terms, shape=n.shape)
+    if isinstance(n, Mul):
+        return B.mul(*n.factors)
+    if isinstance(n, MatMul):
+        return B.matmul(*n.factors)
+    if isinstance(n, Transpose):
+        return B.transpose(n.arg)
+    if isinstance(n, Pow):
+        return B.power(n.base, n.exponent)
+    if isinstance(n, Broadcast):
+        return B.broadcast(n.arg, n.target)
+    if isinstance(n, (Sum, Trace, Diag, DiagPart, Vec, Unvec)) and B.is_zero(n.arg):
+        return B.zero(n.shape)
+    if isinstance(n, (Sum, Trace)) and n.arg.shape.is_scalar:
+        return n.arg
+    if isinstance(n, Sum) and n.axis is not None:
+        s = n.arg.shape
+        if (n.axis == 0 and s.rows.is_one) or (n.axis == 1 and s.cols.is_one):
+            return n.arg
+    if isinstance(n, Vec) and n.arg.shape.cols.is_one:
+        return n.arg
+    return n
+
+
+class Simplifier:
+    def __init__(self) -> None:
+        self.memo: dict[Node, Node] = {}
+
+    def __call__(self, n: Node) -> Node:
+        done = self.memo.get(n)
+        if done is not None:
+            return done
+        kids = n.children
+        if kids:
+            new = tuple(self(c) for c in kids)
+            cur = rebuild(n.with_children(new)) if any(a is not b for a, b in zip(new, kids)) else rebuild(n)
+        else:
+            cur = n
+        if cur != n and cur in self.memo:
+            out = self.memo[cur]
+        else:
+            out = self._rules(cur)
+        self.memo[n] = out
+        self.memo[out] = out
+        return out
+
+    def _rules(self, cur: Node) -> Node:
+        for _ in range(100):
+            for fn in RULES.get(type(cur), ()):
+                r = fn(cur)
+                if r is not None and r != cur:
+                    if r.shape != cur.shape:  # pragma: no cover - a rule bug
+                        raise AssertionError(f"rule {fn.__name__} changed shape {cur.shape} → {r.shape}")
+                    nxt = self(r)
+                    if nxt != cur:
+                        return nxt
+            break
+        return cur
+
+
+def simplify(n: Node) -> Node:
+    """Bring ``n`` to textbook form."""
+    from .deep import call_deep
+
+    s = Simplifier()
+    out = call_deep(s, n)
+    # a second pass lets rules see the results of rewrites below them
+    out2 = call_deep(Simplifier(), out)
+    return out2
+
+
+def smaller(candidate: Node | None, current: Node, margin: int = 1) -> Node | None:
+    """``candidate`` if it prints at least ``margin`` nodes smaller than ``current``."""
+    if candidate is None:
+        return None
+    if tree_size(candidate) <= tree_size(current) - margin:
+        return candidate
+    return None
+
+
+#: How deeply tried alternatives may nest (an alternative simplified while trying another).
+TRY_DEPTH = 2
+_depth = [0]
+
+
+def _try(n: Node, candidate: Callable[[], Node | None], margin: int = 1) -> Node | None:
+    """Simplify an alternative form of ``n`` and keep it if it prints smaller."""
+    if tree_size(n) > TRY_LIMIT or _depth[0] >= TRY_DEPTH:
+        return None
+    c = candidate()
+    if c is None:
+        return None
+    return smaller(_trial(c), n, margin)
+
+
+def _trial(c: Node) -> Node:
+    _depth[0] += 1
+    try:
+        return Simplifier()(c)
+    finally:
+        _depth[0] -= 1
+
+
+# ================================================================ predicates
+
+
+def is_symmetric(n: Node) -> bool:
+    if not n.shape.is_square:
+        return False
+    if isinstance(n, Var):
+        return n.symmetric
+    if isinstance(n, (Identity, Diag, Zero)):
+        return True
+    if isinstance(n, Ones):
+        return n.shape.rows == n.shape.cols
+    if isinstance(n, (Inverse, Apply)):
+        return all(is_symmetric(a) or a.shape.is_scalar for a in n.children)
+    if isinstance(n, (Add, Mul)):
+        return all(is_symmetric(a) or a.shape.is_scalar for a in n.children)
+    if isinstance(n, MatMul):
+        fs = n.factors
+        k = len(fs)
+        for i in range(k // 2):
+            if B.transpose(fs[i]) != fs[k - 1 - i]:
+                return False
+        return k % 2 == 0 or is_symmetric(fs[k // 2])
+    return False
+
+
+def split_coef(n: Node) -> tuple[Fraction, Node]:
+    """c·X → (c, X)."""
+    if isinstance(n, Mul) and isinstance(n.factors[0], Const):
+        rest = n.factors[1:]
+        return n.factors[0].value, rest[0] if len(rest) == 1 else Mul(rest)
+    if isinstance(n, Const):
+        return n.value, B.ONE
+    return Fraction(1), n
+
+
+def negate_cheaply(n: Node) -> Node | None:
+    """A node equal to −n that is no larger than n, if one is at hand."""
+    if isinstance(n, Const):
+        return Const(-n.value)
+    if isinstance(n, Add):
+        neg = sum(1 for t in n.terms if split_coef(t)[0] < 0)
+        if 2 * neg >= len(n.terms):
+            return B.add(*[B.neg(t) for t in n.terms], shape=n.shape)
+        return None
+    if isinstance(n, Mul) and isinstance(n.factors[0], Const):
+        return B.mul(Const(-n.factors[0].value), *n.factors[1:])
+    if isinstance(n, (Mul, MatMul)):
+        fs = n.factors
+        for i, f in enumerate(fs):
+            g = negate_cheaply(f)
+            if g is not None:
+                new = fs[:i] + (g,) + fs[i + 1 :]
+                return B.mul(*new) if isinstance(n, Mul) else B.matmul(*new)
+        return None
+    if isinstance(n, Transpose):
+        g = negate_cheaply(n.arg)
+        return B.transpose(g) if g is not None else None
+    return None
+
+
+# ================================================================ transpose
+
+
+@rule(Transpose)
+def transpose_of_product(n: Transpose) -> Node | None:
+    """(A B)ᵀ → Bᵀ Aᵀ"""
+    if isinstance(n.arg, MatMul):
+        return B.matmul(*[B.transpose(f) for f in reversed(n.arg.factors)])
+    return None
+
+
+@rule(Transpose)
+def transpose_of_sum(n: Transpose) -> Node | None:
+    """(A + B)ᵀ → Aᵀ + Bᵀ"""
+    if isinstance(n.arg, Add):
+        return B.add(*[B.transpose(t) for t in n.arg.terms])
+    return None
+
+
+@rule(Transpose)
+def transpose_of_hadamard(n: Transpose) -> Node | None:
+    """(A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ  (c Aᵀ for a scalar c)"""
+    if isinstance(n.arg, Mul):
+        return B.mul(*[B.transpose(f) for f in n.arg.factors])
+    return None
+
+
+@rule(Transpose)
+def transpose_of_symmetric(n: Transpose) -> Node | None:
+    """Sᵀ → S  for S symmetric (declared, I, diag(v), S⁻¹, AᵀSA, …)"""
+    return n.arg if is_symmetric(n.arg) else None
+
+
+@rule(Transpose)
+def transpose_of_structured(n: Transpose) -> Node | None:
+    """broadcast(a)ᵀ → broadcast(aᵀ);  K₍r,c₎ᵀ → K₍c,r₎;  (A ⊗ B)ᵀ → Aᵀ ⊗ Bᵀ;  (A > B)ᵀ → (Aᵀ > Bᵀ)"""
+    a = n.arg
+    if isinstance(a, Broadcast):
+        return B.broadcast(B.transpose(a.arg), a.target.T)
+    if isinstance(a, Commutation):
+        return Commutation(a.c, a.r)
+    if isinstance(a, Kron):
+        return Kron(B.transpose(a.left), B.transpose(a.right))
+    if isinstance(a, Compare) and not a.left.shape.is_matrix and not a.right.shape.is_matrix:
+        return Compare(a.op, B.transpose(a.left), B.transpose(a.right))
+    return None
+
+
+@rule(Inverse)
+def inverse_rules(n: Inverse) -> Node | None:
+    """(X⁻¹)⁻¹ → X;  (Xᵀ)⁻¹ → (X⁻¹)ᵀ;  I⁻¹ → I;  (c X)⁻¹ → c⁻¹ X⁻¹"""
+    a = n.arg
+    if isinstance(a, Inverse):
+        return a.arg
+    if isinstance(a, Transpose):
+        return B.transpose(Inverse(a.arg))
+    if isinstance(a, Identity):
+        return a
+    if isinstance(a, Mul) and len(a.factors) == 2 and a.factors[0].shape.is_scalar:
+        return B.mul(B.reciprocal(a.factors[0]), Inverse(a.factors[1]))
+    return None
+
+
+@rule(Det)
+def det_rules(n: Det) -> Node | None:
+    """det(Xᵀ) → det(X);  det(X⁻¹) → det(X)⁻¹;  det(I) → 1"""
+    a = n.arg
+    if isinstance(a, Transpose):
+        return Det(a.arg)
+    if isinstance(a, Inverse):
+        return B.reciprocal(Det(a.arg))
+    if isinstance(a, Identity):
+        return B.ONE
+    return None
+
+
+@rule(LogDet)
+def logdet_rules(n: LogDet) -> Node | None:
+    """logdet(Xᵀ) → logdet(X);  logdet(X⁻¹) → −logdet(X)"""
+    a = n.arg
+    if isinstance(a, Transpose):
+        return LogDet(a.arg)
+    if isinstance(a, Inverse):
+        return B.neg(LogDet(a.arg))
+    return None
+
+
+# ================================================================ matrix products
+
+
+def _is_ones_row(n: Node) -> bool:
+    return isinstance(n, Ones) and n.shape.rows.is_one
+
+
+def _is_ones_col(n: Node) -> bool:
+    return isinstance(n, Ones) and n.shape.cols.is_one
+
+
+def _pairwise(fn: Callable[[Node, Node], "Node | None"]) -> Rule:
+    """Lift a rule on two adjacent factors of a product to the whole product."""
+
+    def apply(n: Node) -> Node | None:
+        fs = n.factors
+        for i in range(len(fs) - 1):
+            r = fn(fs[i], fs[i + 1])
+            if r is not None:
+                return B.matmul(*fs[:i], r, *fs[i + 2 :])
+        return None
+
+    apply.__name__ = fn.__name__
+    apply.__doc__ = fn.__doc__
+    return apply
+
+
+@rule(MatMul)
+def scalars_in_front(n: MatMul) -> Node | None:
+    """A (c B) → c (A B)  for a scalar c"""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        if isinstance(f, Mul):
+            sc = [x for x in f.factors if x.shape.is_scalar]
+            if sc:
+                rest = B.mul(*[x for x in f.factors if not x.shape.is_scalar])
+                return B.mul(*sc, B.matmul(*fs[:i], rest, *fs[i + 1 :]))
+    return None
+
+
+@rule(MatMul)
+def scalar_subchain(n: MatMul) -> Node | None:
+    """A b cᵀ D → (cᵀ D) A b … : a 1×1 stretch of a product is a scalar and moves in front"""
+    fs = n.factors
+    for i in range(len(fs)):
+        if not fs[i].shape.rows.is_one or (i == 0 and len(fs) == 1):
+            continue
+        for j in range(i + 1, len(fs)):
+            if fs[j].shape.cols.is_one:
+                if i == 0 and j == len(fs) - 1:
+                    break
+                return B.mul(B.matmul(*fs[i : j + 1]), B.matmul(*fs[:i], *fs[j + 1 :]))
+    return None
+
+
+@_pairwise
+def diag_times_vector(a: Node, b: Node) -> Node | None:
+    """diag(u) v → u ⊙ v;  vᵀ diag(u) → (u ⊙ v)ᵀ;  diag(u) diag(v) → diag(u ⊙ v);  diag(u) 𝟙 → u;  𝟙ᵀ diag(u) → uᵀ"""
+    if isinstance(a, Diag) and isinstance(b, Diag):
+        return Diag(B.mul(a.arg, b.arg))
+    if isinstance(a, Diag) and b.shape.cols.is_one:
+        return a.arg if _is_ones_col(b) else B.mul(a.arg, b)
+    if isinstance(b, Diag) and a.shape.rows.is_one:
+        return B.transpose(b.arg) if _is_ones_row(a) else B.transpose(B.mul(b.arg, B.transpose(a)))
+    return None
+
+
+@_pairwise
+def ones_product_is_sum(a: Node, b: Node) -> Node | None:
+    """𝟙ᵀ X → sum(X, 0);  X 𝟙 → sum(X, 1);  𝟙ᵀ x → sum(x)"""
+    if _is_ones_row(a) and not isinstance(b, Ones):
+        return Sum(b) if b.shape.cols.is_one else Sum(b, 0)
+    if _is_ones_col(b) and not isinstance(a, Ones):
+        return Sum(a) if a.shape.rows.is_one else Sum(a, 1)
+    if _is_ones_row(a) and _is_ones_col(b):
+        return DimValue(a.shape.cols)
+    return None
+
+
+@_pairwise
+def inverse_cancels(a: Node, b: Node) -> Node | None:
+    """X⁻¹ X → I;  X X⁻¹ → I;  X⁻ᵀ Xᵀ → I;  Xᵀ X⁻ᵀ → I"""
+    def inv_of(x: Node) -> Node | None:
+        if isinstance(x, Inverse):
+            return x.arg
+        if isinstance(x, Transpose) and isinstance(x.arg, Inverse):
+            return B.transpose(x.arg.arg)
+        return None
+
+    if inv_of(a) is not None and inv_of(a) == b:
+        return Identity(b.shape.cols)
+    if inv_of(b) is not None and inv_of(b) == a:
+        return Identity(a.shape.rows)
+    return None
+
+
+@_pairwise
+def kron_mixed_product(a: Node, b: Node) -> Node | None:
+    """(A ⊗ B)(C ⊗ D) → AC ⊗ BD;  (Bᵀ ⊗ A) vec(C) → vec(A C B);  K vec(X) → vec(Xᵀ);  diag(vec A) vec(C) → vec(A ⊙ C)"""
+    if isinstance(a, Kron) and isinstance(b, Kron):
+        if a.left.shape.cols == b.left.shape.rows and a.right.shape.cols == b.right.shape.rows:
+            return _kron(B.matmul(a.left, b.left), B.matmul(a.right, b.right))
+    if isinstance(a, Kron) and isinstance(b, Vec):
+        c = b.arg
+        if a.right.shape.cols == c.shape.rows and a.left.shape.cols == c.shape.cols:
+            return _vec(B.matmul(a.right, c, B.transpose(a.left)))
+    if isinstance(a, Commutation) and isinstance(b, Vec) and b.arg.shape.rows == a.r:
+        return _vec(B.transpose(b.arg))
+    if isinstance(a, Diag) and isinstance(a.arg, Vec) and isinstance(b, Vec) and a.arg.arg.shape == b.arg.shape:
+        return _vec(B.mul(a.arg.arg, b.arg))
+    return None
+
+
+def _kron(a: Node, b: Node) -> Node:
+    if a.shape.is_scalar or b.shape.is_scalar:
+        return B.mul(a, b)
+    if isinstance(a, Identity) and isinstance(b, Identity):
+        return Identity(a.n * b.n)
+    return Kron(a, b)
+
+
+def _vec(x: Node) -> Node:
+    if x.shape.cols.is_one:
+        return x
+    if x.shape.rows.is_one:
+        return B.transpose(x)
+    return Vec(x)
+
+
+for _r in (diag_times_vector, ones_product_is_sum, inverse_cancels, kron_mixed_product):
+    RULES[MatMul].append(_r)
+
+
+@rule(MatMul)
+def inner_product_as_sum(n: MatMul) -> Node | None:
+    """aᵀ b → sum(a ⊙ b), kept only when that cancels something (sᵀ(y ⊙ s⁻¹) → sum(y))"""
+    if len(n.factors) != 2 or not n.shape.is_scalar:
+        return None
+    a, b = n.factors
+    if not (isinstance(a, Mul) or isinstance(b, Mul) or isinstance(B.transpose(a), Mul)):
+        return None
+    return _try(n, lambda: Sum(B.mul(B.transpose(a), b)))
+
+
+# ================================================================ kron
+
+
+@rule(Kron)
+def kron_rules(n: Kron) -> Node | None:
+    """I ⊗ I → I;  (c A) ⊗ B → c (A ⊗ B)"""
+    a, b = n.left, n.right
+    if isinstance(a, Identity) and isinstance(b, Identity):
+        return Identity(a.n * b.n)
+    for x, other, left in ((a, b, True), (b, a, False)):
+        if isinstance(x, Mul) and isinstance(x.factors[0], Const):
+            c, rest = split_coef(x)
+            return B.mul(Const(c), Kron(rest, other) if left else Kron(other, rest))
+    return None
+
+
+@rule(Vec)
+def vec_rules(n: Vec) -> Node | None:
+    """vec(c A) → c vec(A);  vec(A + B) → vec(A) + vec(B)"""
+    a = n.arg
+    if isinstance(a, Mul) and isinstance(a.factors[0], Const):
+        c, rest = split_coef(a)
+        return B.mul(Const(c), _vec(rest))
+    if isinstance(a, Add):
+        return B.add(*[_vec(t) for t in a.terms])
+    return None
+
+
+@rule(Unvec)
+def unvec_rules(n: Unvec) -> Node | None:
+    """unvec(vec(X)) → X"""
+    if isinstance(n.arg, Vec) and n.arg.arg.shape == n.shape:
+        return n.arg.arg
+    if n.arg.shape == n.shape:
+        return n.arg
+    return None
+
+
+@rule(Diag)
+def diag_rules(n: Diag) -> Node | None:
+    """diag(c v) → c diag(v);  diag(𝟙) → I;  diag(vec(x)) → diag(x)"""
+    a = n.arg
+    if isinstance(a, Ones):
+        return Identity(a.shape.rows)
+    if isinstance(a, Mul) and isinstance(a.factors[0], Const):
+        c, rest = split_coef(a)
+        return B.mul(Const(c), Diag(rest))
+    return None
+
+
+# ================================================================ elementwise products
+
+
+@rule(Mul)
+def collect_powers(n: Mul) -> Node | None:
+    """A^p ⊙ A^q → A^(p+q);  A ⊙ A⁻¹ → 𝟙  (for A ≠ 0, as every CAS does)"""
+    groups: dict[Node, list[Node]] = {}
+    order: list[Node] = []
+    for f in n.factors:
+        base, exp = (f.base, f.exponent) if isinstance(f, Pow) else (f, B.ONE)
+        if base not in groups:
+            groups[base] = []
+            order.append(base)
+        groups[base].append(exp)
+    if all(len(v) == 1 for v in groups.values()):
+        return None
+    out = []
+    for base in order:
+        exps = groups[base]
+        e = B.add(*exps) if len(exps) > 1 else exps[0]
+        if B.is_zero(e):
+            continue
+        out.append(B.power(base, e))
+    if not any(not f.shape.is_scalar for f in out) and not n.shape.is_scalar:
+        out.append(B.ones(n.shape))
+    return B.mul(*out) if out else B.ones(n.shape)
+
+
+@rule(Mul)
+def scalar_broadcast_factor(n: Mul) -> Node | None:
+    """broadcast(c) ⊙ A → c A;  𝟙 ⊙ A → A  (c a scalar)"""
+    fs = n.factors
+    nonscalar = [f for f in fs if not f.shape.is_scalar]
+    for i, f in enumerate(fs):
+        if isinstance(f, Broadcast) and f.arg.shape.is_scalar:
+            rest = fs[:i] + fs[i + 1 :]
+            if any(not g.shape.is_scalar for g in rest):
+                return B.mul(f.arg, *rest)
+            return B.mul(f.arg, *rest, Ones(f.shape))
+        if isinstance(f, Ones) and len(nonscalar) > 1:
+            return B.mul(*(fs[:i] + fs[i + 1 :]))
+    return None
+
+
+@rule(Mul)
+def negation_into_factor(n: Mul) -> Node | None:
+    """−(a − b) ⊙ C → (b − a) ⊙ C  (a sign absorbed where it costs nothing)"""
+    if not (isinstance(n.factors[0], Const) and n.factors[0].value < 0):
+        return None
+    rest = n.factors[1:]
+    for i, f in enumerate(rest):
+        g = negate_cheaply(f) if not isinstance(f, Const) else None
+        if g is not None:
+            new = rest[:i] + (g,) + rest[i + 1 :]
+            return B.mul(Const(-n.factors[0].value), *new)
+    return None
+
+
+@rule(Mul)
+def indicator_product(n: Mul) -> Node | None:
+    """(a > b) ⊙ (a > b) → (a > b)"""
+    seen = set()
+    out = []
+    changed = False
+    for f in n.factors:
+        if isinstance(f, Compare) and f in seen:
+            changed = True
+            continue
+        seen.add(f)
+        out.append(f)
+    return B.mul(*out) if changed else None
+
+
+@rule(Mul)
+def expand_product(n: Mul) -> Node | None:
+    """A ⊙ (B + C) → A ⊙ B + A ⊙ C, kept only when the result is smaller"""
+    if not any(isinstance(f, Add) for f in n.factors):
+        return None
+    return _try(n, lambda: _expand(n), margin=2)
+
+
+def _expand(n: Node) -> Node:
+    """Distribute elementwise products over sums (one level of each factor)."""
+    if isinstance(n, Add):
+        return B.add(*[_expand(t) for t in n.terms], shape=n.shape)
+    if not isinstance(n, Mul):
+        return n
+    terms: list[list[Node]] = [[]]
+    for f in n.factors:
+        f = _expand(f) if isinstance(f, (Mul, Add)) else f
+        if isinstance(f, Add):
+            terms = [t + [g] for t in terms for g in f.terms]
+            if len(terms) > 64:
+                return n
+        else:
+            terms = [t + [f] for t in terms]
+    return B.add(*[_fix_shape(B.mul(*t), n.shape) for t in terms], shape=n.shape)
+
+
+def _fix_shape(x: Node, shape: Shape) -> Node:
+    """A scalar term of a non-scalar sum is broadcast explicitly."""
+    if x.shape == shape:
+        return x
+    return B.broadcast(x, shape)
+
+
+# ================================================================ sums
+
+
+@rule(Add)
+def collect_like_terms(n: Add) -> Node | None:
+    """a X + b X → (a + b) X"""
+    groups: dict[Node, Fraction] = {}
+    order: list[Node] = []
+    for t in n.terms:
+        c, rest = split_coef(t)
+        if rest not in groups:
+            groups[rest] = Fraction(0)
+            order.append(rest)
+        groups[rest] += c
+    if len(order) == len(n.terms):
+        return None
+    out = [B.mul(Const(groups[r]), r) for r in order if groups[r] != 0]
+    return B.add(*out, shape=n.shape)
+
+
+@rule(Add)
+def broadcast_scalar_terms(n: Add) -> Node | None:
+    """broadcast(a) + broadcast(b) → broadcast(a + b)"""
+    bs = [t for t in n.terms if isinstance(t, Broadcast)]
+    if len(bs) < 2 or any(b.arg.shape != bs[0].arg.shape for b in bs):
+        return None
+    rest = [t for t in n.terms if not isinstance(t, Broadcast)]
+    return B.add(*rest, B.broadcast(B.add(*[b.arg for b in bs]), n.shape), shape=n.shape)
+
+
+@rule(Add)
+def common_matrix_factor(n: Add) -> Node | None:
+    """A X + B X → (A + B) X;  X A + X B → X (A + B)"""
+    for side in (-1, 0):
+        groups: dict[Node, list[int]] = {}
+        for i, t in enumerate(n.terms):
+            c, rest = split_coef(t)
+            if isinstance(rest, MatMul):
+                groups.setdefault(rest.factors[side], []).append(i)
+            elif rest.shape.is_matrix or rest.shape.is_vector or rest.shape.is_row:
+                groups.setdefault(rest, []).append(i)
+        for key, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            parts = []
+            for i in idx:
+                c, rest = split_coef(n.terms[i])
+                if rest == key:
+                    other = B.identity(key.shape.rows) if side == -1 else B.identity(key.shape.cols)
+                else:
+                    fs = rest.factors
+                    other = B.matmul(*fs[:-1]) if side == -1 else B.matmul(*fs[1:])
+                parts.append(B.mul(Const(c), other))
+            if all(isinstance(p, Identity) or (isinstance(p, Mul) and isinstance(p.factors[-1], Identity)) for p in parts):
+                continue
+            inner = B.add(*parts)
+            merged = B.matmul(inner, key) if side == -1 else B.matmul(key, inner)
+            rest_terms = [t for i, t in enumerate(n.terms) if i not in idx]
+            cand = B.add(*rest_terms, merged, shape=n.shape)
+            r = smaller(_trial(cand), n) if tree_size(n) <= TRY_LIMIT and _depth[0] < TRY_DEPTH else None
+            if r is not None:
+                return r
+    return None
+
+
+@rule(Add)
+def common_hadamard_factor(n: Add) -> Node | None:
+    """A ⊙ B + A ⊙ C → A ⊙ (B + C), kept only when the result is smaller"""
+    if tree_size(n) > TRY_LIMIT or _depth[0] >= TRY_DEPTH:
+        return None
+    count: dict[Node, int] = {}
+    for t in n.terms:
+        if isinstance(t, Mul):
+            for f in set(t.factors):
+                if not isinstance(f, Const):
+                    count[f] = count.get(f, 0) + 1
+    best = [f for f, k in count.items() if k >= 2 and not f.shape.is_scalar or (k >= 2 and n.shape.is_scalar)]
+    for f in sorted(best, key=lambda f: -count[f]):
+        inside, outside = [], []
+        for t in n.terms:
+            if isinstance(t, Mul) and f in t.factors:
+                fs = list(t.factors)
+                fs.remove(f)
+                rest = B.mul(*fs)
+                inside.append(_fix_shape(rest, n.shape) if not f.shape.is_scalar else rest)
+            else:
+                outside.append(t)
+        cand = B.add(*outside, B.mul(f, B.add(*inside)), shape=n.shape)
+        r = smaller(_trial(cand), n)
+        if r is not None:
+            return r
+    return None
+
+
+@rule(Add)
+def expand_sum(n: Add) -> Node | None:
+    """Σ (products of sums) → expanded and collected, kept only when smaller"""
+    if not any(isinstance(t, Mul) and any(isinstance(f, Add) for f in t.factors) for t in n.terms):
+        return None
+    return _try(n, lambda: _expand(n), margin=2)
+
+
+# ================================================================ reductions
+
+
+@rule(Sum)
+def sum_rules(n: Sum) -> Node | None:
+    """sum(c A) → c sum(A);  sum(𝟙) → n;  sum(broadcast(c)) → n c;  sum(Aᵀ) → sum(A);  sum(sum(A, k)) → sum(A)"""
+    a = n.arg
+    if isinstance(a, Mul):
+        sc = [f for f in a.factors if f.shape.is_scalar]
+        if sc:
+            rest = B.mul(*[f for f in a.factors if not f.shape.is_scalar])
+            return B.mul(*sc, rebuild(Sum(rest, n.axis)))
+    if isinstance(a, Ones):
+        if n.axis is None:
+            return DimValue(a.shape.size) if not a.shape.size.is_int else B.const(a.shape.size.coef)
+        k = a.shape.rows if n.axis == 0 else a.shape.cols
+        return B.mul(DimValue(k), Ones(n.shape))
+    if isinstance(a, Broadcast) and a.arg.shape.is_scalar and n.axis is None:
+        return B.mul(_dim(a.shape.size), a.arg)
+    if n.axis is None and isinstance(a, Transpose):
+        return Sum(a.arg)
+    if n.axis is None and isinstance(a, Sum):
+        return Sum(a.arg)
+    if n.axis is not None and isinstance(a, Broadcast):
+        if a.arg.shape.is_scalar:
+            k = a.shape.rows if n.axis == 0 else a.shape.cols
+            return B.broadcast(B.mul(_dim(k), a.arg), n.shape)
+        if (n.axis == 1 and a.arg.shape.cols.is_one) or (n.axis == 0 and a.arg.shape.rows.is_one):
+            k = a.shape.cols if n.axis == 1 else a.shape.rows
+            return B.mul(_dim(k), a.arg)
+    if n.axis is None and isinstance(a, Add):
+        return None
+    return None
+
+
+def _dim(d) -> Node:
+    return B.const(d.coef) if d.is_int else DimValue(d)
+
+
+@rule(Trace)
+def trace_rules(n: Trace) -> Node | None:
+    """tr(c A) → c tr(A);  tr(A + B) → tr A + tr B;  tr(Aᵀ) → tr A;  tr(I) → n;  tr(A B) cyclic to a scalar product"""
+    a = n.arg
+    if isinstance(a, Mul) and any(f.shape.is_scalar for f in a.factors):
+        sc = [f for f in a.factors if f.shape.is_scalar]
+        rest = B.mul(*[f for f in a.factors if not f.shape.is_scalar])
+        return B.mul(*sc, Trace(rest))
+    if isinstance(a, Add):
+        return B.add(*[Trace(t) for t in a.terms])
+    if isinstance(a, Transpose):
+        return Trace(a.arg)
+    if isinstance(a, Identity):
+        return _dim(a.n)
+    if isinstance(a, MatMul):
+        fs = a.factors
+        for k in range(1, len(fs)):
+            rot = fs[k:] + fs[:k]
+            if rot[0].shape.rows.is_one and rot[-1].shape.cols.is_one:
+                return B.matmul(*rot)
+    return None
+
+
+@rule(Pow)
+def power_rules(n: Pow) -> Node | None:
+    """(A^p)^q → A^(pq) for integer q;  √A² → A;  (A ⊙ B)^q → A^q ⊙ B^q for integer q"""
+    b, e = n.base, n.exponent
+    if not isinstance(e, Const):
+        return None
+    q = e.value
+    if isinstance(b, Pow) and isinstance(b.exponent, Const) and q.denominator == 1:
+        return B.power(b.base, Const(b.exponent.value * q))
+    if isinstance(b, Apply) and b.fn is SQRT and q.denominator == 1 and q % 2 == 0:
+        return B.power(b.args[0], Const(q / 2))
+    if isinstance(b, Mul) and q.denominator == 1:
+        return B.mul(*[B.power(f, e) for f in b.factors])
+    return None
+
+
+@rule(Broadcast)
+def broadcast_rules(n: Broadcast) -> Node | None:
+    """broadcast(broadcast(a)) → broadcast(a);  broadcast(c a) → c broadcast(a) for a constant c"""
+    a = n.arg
+    if isinstance(a, Broadcast):
+        return B.broadcast(a.arg, n.target)
+    if isinstance(a, Mul) and isinstance(a.factors[0], Const) and len(a.factors) > 1:
+        c, rest = split_coef(a)
+        return B.mul(Const(c), B.broadcast(rest, n.target))
+    return None

@@ -1,0 +1,107 @@
+"""The syntax tree: what the user wrote, dialect-free, with source positions.
+
+Positions (``pos``, 0-based offsets into the source) do not take part in equality,
+so a tree printed and parsed back compares equal to the original.
+
+Binary operations (``BinOp.op``):
+
+=========  ==========================================  =========  ========
+op         meaning                                     numpy      matlab
+=========  ==========================================  =========  ========
+add, sub   elementwise, broadcasting                   ``+ -``    ``+ -``
+mul, div   elementwise, broadcasting                   ``* /``    ``.* ./``
+matmul     matrix product (a scalar operand scales)    ``@``      ``*``
+mdiv       division by a scalar                        —          ``/``
+pow        elementwise power                           ``** ^``   ``.^``
+mpow       matrix power                                —          ``^``
+=========  ==========================================  =========  ========
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Number:
+    text: str
+    pos: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    pos: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    keywords: tuple[tuple[str, Expr], ...] = ()
+    pos: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str
+    left: Expr
+    right: Expr
+    pos: int = field(default=0, compare=False)  # position of the operator
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Expr
+    pos: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Transpose:
+    operand: Expr
+    pos: int = field(default=0, compare=False)  # position of the ' or .T
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str  # one of > >= < <=
+    left: Expr
+    right: Expr
+    pos: int = field(default=0, compare=False)
+
+
+Expr = Union[Number, Name, Call, BinOp, Neg, Transpose, Compare]
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    if isinstance(e, Call):
+        return e.args + tuple(v for _, v in e.keywords)
+    if isinstance(e, (BinOp, Compare)):
+        return (e.left, e.right)
+    if isinstance(e, (Neg, Transpose)):
+        return (e.operand,)
+    return ()
+
+
+def depth(e: Expr) -> int:
+    """Nesting depth, computed without recursion."""
+    best = 0
+    stack = [(e, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        stack.extend((c, d + 1) for c in children(node))
+    return best
+
+
+def names(e: Expr) -> list[str]:
+    """Variable names in order of first appearance (function names excluded)."""
+    seen: dict[str, None] = {}
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Name):
+            seen.setdefault(node.id, None)
+        stack.extend(reversed(children(node)))
+    return list(seen)
