@@ -211,6 +211,8 @@ def vec_jacobian(dF: Node | None, wrt: Var, f_shape: Shape) -> Node:
     if dF is None:
         return B.zero(Shape(f_shape.size, size_x))
     order, lin = linear_nodes(dF)
+    if dF not in lin:
+        return B.zero(Shape(f_shape.size, size_x))
     memo: dict[Node, Node] = {}
     for n in order:
         if n in memo:
@@ -321,4 +323,37 @@ def _jac_unvec(n: Unvec, memo, lin):
     return memo[n.arg]
 
 
-_unused = (Ones, Kron)
+def _kron_vec_parts(n: Kron) -> tuple[Node, Node, Node]:
+    """P, vec A, vec B with vec(A ⊗ B) = P (vec A ⊗ vec B), P = I_n ⊗ K₍q,m₎ ⊗ I_p (A m×n, B p×q)."""
+    a, b = n.left.shape, n.right.shape
+    p = kron(kron(B.identity(a.cols), Commutation(b.cols, a.rows)), B.identity(b.rows))
+    return p, _vec_of(n.left), _vec_of(n.right)
+
+
+@jac.register
+def _jac_kron(n: Kron, memo, lin):
+    """vec(dA ⊗ B) = P (I ⊗ vec B) J_A;  vec(A ⊗ dB) = P (vec A ⊗ I) J_B"""
+    p, va, vb = _kron_vec_parts(n)
+    if n.left in lin:
+        return B.matmul(p, kron(B.identity(n.left.shape.size), vb), memo[n.left])
+    return B.matmul(p, kron(va, B.identity(n.right.shape.size)), memo[n.right])
+
+
+@adjoint.register
+def _adj_kron(n: Kron, g: Node, lin: set[Node]):
+    """⟨G, A ⊗ dB⟩ = ⟨unvec((vec A ⊗ I)ᵀ Pᵀ vec G), dB⟩  (and likewise for dA)"""
+    p, va, vb = _kron_vec_parts(n)
+    vg = B.matmul(B.transpose(p), _vec_of(g))
+    if n.left in lin:
+        share = B.matmul(B.transpose(kron(B.identity(n.left.shape.size), vb)), vg)
+        return [(n.left, _unvec(share, n.left.shape))]
+    share = B.matmul(B.transpose(kron(va, B.identity(n.right.shape.size))), vg)
+    return [(n.right, _unvec(share, n.right.shape))]
+
+
+def _unvec(v: Node, shape: Shape) -> Node:
+    if shape.cols.is_one:
+        return v
+    if shape.rows.is_one:
+        return B.transpose(v)
+    return Unvec(v, shape)

@@ -52,6 +52,9 @@ from .nodes import (
 from .registry import SQRT
 
 Rule = Callable[[Node], "Node | None"]
+
+#: When a list, every rule applied (outside trial rewrites) is appended as (rule, before, after).
+TRACE: list | None = None
 RULES: dict[type, list[Rule]] = defaultdict(list)
 
 #: Rewrites that are kept only when they make the result smaller are tried on
@@ -124,6 +127,8 @@ class Simplifier:
                 if r is not None and r != cur:
                     if r.shape != cur.shape:  # pragma: no cover - a rule bug
                         raise AssertionError(f"rule {fn.__name__} changed shape {cur.shape} → {r.shape}")
+                    if TRACE is not None and _depth[0] == 0:
+                        TRACE.append((fn, cur, r))
                     nxt = self(r)
                     if nxt != cur:
                         return nxt

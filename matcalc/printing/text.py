@@ -208,7 +208,8 @@ class Printer:
     def product_text(self, factors: list[Node], coef) -> str:
         """coef · scalars · (arrays joined by ⊙)."""
         scalars = [f for f in factors if f.shape.is_scalar]
-        arrays = [f for f in factors if not f.shape.is_scalar]
+        # indicators first: (W₁x > 0) ⊙ W₂ᵀδ
+        arrays = sorted((f for f in factors if not f.shape.is_scalar), key=lambda f: not isinstance(f, Compare))
         pieces: list[Out] = []
         if coef != 1 or not factors:
             pieces.append(Out(self.number(Fraction(coef)), P_ATOM, True))

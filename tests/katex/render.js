@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Renders LaTeX strings with KaTeX and reports, for each, whether it rendered.
+//
+// stdin:  a JSON array of strings (each is rendered in display mode), or of
+//         objects {"tex": "...", "display": true|false}
+// stdout: a JSON array, one entry per input, in order:
+//         {"ok": true, "html": "..."} or {"ok": false, "error": "..."}
+//
+// throwOnError makes a parse error an error (not red text), and strict: "error"
+// also rejects input that KaTeX would accept but LaTeX would not.
+"use strict";
+
+const katex = require("katex");
+
+function renderOne(item) {
+  const tex = typeof item === "string" ? item : item.tex;
+  const display = typeof item === "string" ? true : item.display !== false;
+  try {
+    const html = katex.renderToString(tex, {
+      displayMode: display,
+      throwOnError: true,
+      strict: "error",
+      trust: false,
+    });
+    return { ok: true, html };
+  } catch (e) {
+    return { ok: false, error: String(e && e.message ? e.message : e) };
+  }
+}
+
+let input = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  input += chunk;
+});
+process.stdin.on("end", () => {
+  const items = JSON.parse(input);
+  process.stdout.write(JSON.stringify({ katex: katex.version, results: items.map(renderOne) }));
+});
