@@ -12,6 +12,7 @@ Numbers are exact ``Fraction`` values.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -22,7 +23,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import Elementwise
 
 
-class Node:
+class _Interned(type):
+    """Hash-consing: building a node equal to a live one returns the live one.
+
+    Equal subexpressions are then one object, so equality is (almost always) an
+    identity test and a DAG shares every repeated subexpression.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__call__(*args, **kwargs)
+        key = (cls, obj._key())
+        live = _INTERN.get(key)
+        if live is not None:
+            return live
+        _INTERN[key] = obj
+        return obj
+
+
+_INTERN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+class Node(metaclass=_Interned):
     """Base of all expression nodes: structural equality with a cached hash."""
 
     #: names of the fields holding child nodes (a field may hold a tuple of nodes)
@@ -442,11 +463,22 @@ def dag_size(root: Node) -> int:
 
 
 def tree_size(root: Node) -> int:
-    """Number of nodes of the tree as printed (shared subexpressions count each time)."""
-    memo: dict[Node, int] = {}
-    for n in walk(root):
-        memo[n] = 1 + sum(memo[c] for c in n.children)
-    return memo[root]
+    """Number of nodes of the tree as printed (shared subexpressions count each time); cached per node."""
+    cached = root.__dict__.get("_tsize")
+    if cached is not None:
+        return cached
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        n, ready = stack.pop()
+        if "_tsize" in n.__dict__:
+            continue
+        kids = n.children
+        if ready or not kids:
+            object.__setattr__(n, "_tsize", 1 + sum(c.__dict__["_tsize"] for c in kids))
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in kids if "_tsize" not in c.__dict__)
+    return root.__dict__["_tsize"]
 
 
 def variables(root: Node) -> dict[str, Var]:

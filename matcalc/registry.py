@@ -453,7 +453,7 @@ def _build_dot(ck: Checker, call: S.Call) -> Node:
         return ck.matmul(a, b, call, a_ast, b_ast)
     a = a if a.shape.is_vector else B.transpose(a)
     b = b if b.shape.is_vector else B.transpose(b)
-    ck.unify(a.shape.rows, b.shape.rows, call, f"dot: {ck.describe(a_ast, a)} and {ck.describe(b_ast, b)} differ in length")
+    ck.unify(a.shape.rows, b.shape.rows, call, lambda: f"dot: {ck.describe(a_ast, a)} and {ck.describe(b_ast, b)} differ in length")
     return B.matmul(B.transpose(a), b)
 
 
@@ -474,7 +474,7 @@ def _square(ck: Checker, call: S.Call, what: str) -> Node:
     x = ck.node(x_ast)
     if x.shape.is_scalar:
         return x
-    ck.unify(x.shape.rows, x.shape.cols, call, f"{what} needs a square matrix, but {ck.describe(x_ast, x)} is not square")
+    ck.unify(x.shape.rows, x.shape.cols, call, lambda: f"{what} needs a square matrix, but {ck.describe(x_ast, x)} is not square")
     return ck.resolve_node(x)
 
 
@@ -645,7 +645,7 @@ def _build_unvec(ck: Checker, call: S.Call) -> Node:
     s = ck.shape(v)
     if not s.cols.is_one:
         raise ck.error(f"unvec takes a vector, but {ck.describe(v_ast, v)} is a {s.kind}", v_ast)
-    ck.unify(s.rows, m * n, call, f"unvec: {ck.describe(v_ast, v)} does not have {m}·{n} entries")
+    ck.unify(s.rows, m * n, call, lambda: f"unvec: {ck.describe(v_ast, v)} does not have {m}·{n} entries")
     return Unvec(v, Shape(m, n))
 
 

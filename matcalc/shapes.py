@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from . import build as B
 from . import syntax as S
@@ -230,11 +230,12 @@ class Checker:
     def error(self, message: str, at: S.Expr | None) -> ShapeError:
         return ShapeError(message, source=self.source, column=getattr(at, "pos", None))
 
-    def unify(self, a: Dim, b: Dim, at: S.Expr | None, message: str) -> Dim:
+    def unify(self, a: Dim, b: Dim, at: S.Expr | None, message: str | Callable[[], str]) -> Dim:
+        """Unify two dimensions; on a mismatch raise a ShapeError with ``message`` (built only then)."""
         try:
             return self.solver.unify(a, b)
         except DimMismatch:
-            raise self.error(message, at) from None
+            raise self.error(message() if callable(message) else message, at) from None
 
     def resolve_node(self, n: Node) -> Node:
         return n  # shapes are resolved once, at the end (see check)
@@ -377,18 +378,19 @@ class Checker:
         sa, sb = self.shape(a), self.shape(b)
         if sa.is_scalar or sb.is_scalar:
             return B.mul(a, b)
-        hint = ""
-        if sa.is_vector and sb.is_vector:
-            op = "*" if self.syntax == "matlab" else "@"
-            inner = unparse(S.BinOp("matmul", S.Transpose(a_ast), b_ast), self.syntax).replace(" @ ", op).replace(" * ", op)
-            hint = f" (both are column vectors: {inner} is their inner product)"
-        self.unify(
-            sa.cols,
-            sb.rows,
-            at,
-            f"cannot multiply {self.describe(a_ast, a)} by {self.describe(b_ast, b)}: "
-            f"{self.pretty_dim(sa.cols)} columns ≠ {self.pretty_dim(sb.rows)} rows{hint}",
-        )
+
+        def message() -> str:
+            hint = ""
+            if sa.is_vector and sb.is_vector:
+                op = "*" if self.syntax == "matlab" else "@"
+                inner = unparse(S.BinOp("matmul", S.Transpose(a_ast), b_ast), self.syntax).replace(" @ ", op).replace(" * ", op)
+                hint = f" (both are column vectors: {inner} is their inner product)"
+            return (
+                f"cannot multiply {self.describe(a_ast, a)} by {self.describe(b_ast, b)}: "
+                f"{self.pretty_dim(sa.cols)} columns ≠ {self.pretty_dim(sb.rows)} rows{hint}"
+            )
+
+        self.unify(sa.cols, sb.rows, at, message)
         return MatMul((*(a.factors if isinstance(a, MatMul) else (a,)), *(b.factors if isinstance(b, MatMul) else (b,))))
 
     def broadcast_args(
@@ -412,7 +414,7 @@ class Checker:
                         cur,
                         d,
                         at,
-                        f"cannot {word} {self.describe(asts[j], nodes[j])} and {self.describe(asts[i], nodes[i])}: "
+                        lambda i=i, j=j: f"cannot {word} {self.describe(asts[j], nodes[j])} and {self.describe(asts[i], nodes[i])}: "
                         f"shapes do not match or broadcast",
                     )
                 if axis == "rows":
