@@ -1,0 +1,121 @@
+"""Shape inference: conventions, declarations, unification, broadcasting, dialects."""
+
+from __future__ import annotations
+
+import pytest
+
+import matcalc
+from matcalc.errors import DeclarationError, ShapeError
+from matcalc.nodes import Broadcast, walk
+from matcalc.shapes import check, conventional_kind, parse_declaration
+
+
+def test_issue_example_W_x_plus_b():
+    # matcalc shape "W@x + b" --shape "b: m"  →  W: m×n, x: n, b: m, result: m
+    assert matcalc.shape("W@x + b", shapes={"b": "m"}) == {"W": "m×n", "x": "n", "b": "m", "result": "m"}
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [("a", "scalar"), ("g2", "scalar"), ("h", "vector"), ("x_i", "vector"), ("z", "vector"), ("W1", "matrix"),
+     ("A", "matrix"), ("alpha", "scalar"), ("lambda", "scalar"), ("sigma2", "scalar"), ("Sigma", "matrix"), ("α", "scalar")],
+)
+def test_naming_convention(name, kind):
+    assert conventional_kind(name) == kind
+
+
+def test_seed_neuron_shapes():
+    # Parr & Howard: activation(x) = max(0, w·x + b)
+    s = matcalc.shape("max(0, dot(w, x) + b)")
+    assert s == {"w": "n", "x": "n", "b": "scalar", "result": "scalar"}
+
+
+def test_seed_three_layer_network_unifies_every_dimension():
+    # matrix-differential seed: z1 = W1 x, a1 = σ(z1), z2 = W2 a1, ..., loss = ½‖y − a3‖²
+    s = matcalc.shape("0.5*norm(y - sigmoid(W3@sigmoid(W2@sigmoid(W1@x))))^2")
+    assert s["result"] == "scalar"
+    rows3, cols3 = s["W3"].split("×")
+    rows2, cols2 = s["W2"].split("×")
+    rows1, cols1 = s["W1"].split("×")
+    assert s["y"] == rows3 and cols3 == rows2 and cols2 == rows1 and cols1 == s["x"]
+    assert len({rows3, rows2, rows1, cols1}) == 4  # nothing unified that should not be
+
+
+def test_cs231n_product():
+    # cs231n: D = W X, dW = dD Xᵀ
+    assert matcalc.shape("W@X") == {"W": "m×n", "X": "n×q", "result": "m×q"}
+
+
+def test_elementwise_product_unifies_lengths():
+    s = matcalc.shape("w*x + y")
+    assert s["w"] == s["x"] == s["y"] == s["result"] == "n"
+
+
+def test_one_by_one_result_is_scalar_in_both_dialects():
+    assert matcalc.shape("x'@A@x")["result"] == "scalar"
+    assert matcalc.shape("x'*A*x", syntax="matlab")["result"] == "scalar"
+    assert matcalc.shape("x'*A*x", syntax="matlab")["A"] == "n×n"
+
+
+def test_declarations_override_convention_and_numbers():
+    s = matcalc.shape("W@x", shapes={"W": "3 x 4"})
+    assert s == {"W": "3×4", "x": "4", "result": "3"}
+    assert matcalc.shape("a*x", shapes={"a": "n"})["a"] == "n"
+    assert matcalc.shape("b + c", shapes={"b": ("m", "n")})["b"] == "m×n"
+
+
+def test_symmetric_declaration():
+    name, decl = parse_declaration("S: n x n symmetric")
+    assert name == "S" and decl.symmetric
+    c = check("S@x", {"S": "n x n symmetric"})
+    assert c.variables["S"].symmetric
+
+
+@pytest.mark.parametrize("bad", ["W m x n", "W: m x", "W: 0 x 3", "W: n x m symmetric", "1W: n", "W: a x b x c"])
+def test_bad_declarations(bad):
+    with pytest.raises(DeclarationError):
+        parse_declaration(bad)
+
+
+def test_declared_dimension_names_are_rigid():
+    with pytest.raises(ShapeError) as e:
+        check("W@y + b", {"W": "m x n", "y": "k"})
+    msg = e.value.render()
+    assert "W (m×n)" in msg and "y (k)" in msg and "^" in msg
+
+
+def test_broadcasts_are_explicit_nodes():
+    c = check("A + x")  # a column against a matrix, as NumPy does with x[:, None]
+    assert any(isinstance(n, Broadcast) for n in walk(c.expr))
+    assert str(c.expr.shape) == str(c.variables["A"].shape)
+    c = check("A + x'")
+    assert any(isinstance(n, Broadcast) for n in walk(c.expr))
+    c = check("x + a")  # a scalar against a vector
+    assert any(isinstance(n, Broadcast) for n in walk(c.expr))
+
+
+def test_row_and_column_sums_in_both_dialects():
+    assert matcalc.shape("sum(X, 0)")["result"] == "n"  # NumPy: a 1-D vector (a column here)
+    assert matcalc.shape("sum(X, axis=1)")["result"] == "m"
+    assert matcalc.shape("sum(X, 1)", syntax="matlab")["result"] == "1×n"
+    assert matcalc.shape("sum(X, 2)", syntax="matlab")["result"] == "m"
+
+
+def test_matlab_matrix_power_and_elementwise():
+    assert matcalc.shape("A^2", syntax="matlab")["result"] == matcalc.shape("A^2", syntax="matlab")["A"]
+    assert matcalc.shape("x.^2 + x.*y", syntax="matlab")["result"] == "n"
+    assert matcalc.shape("vector(1)'*x", syntax="matlab")["result"] == "scalar"
+
+
+def test_shape_conflict_names_operands():
+    with pytest.raises(ShapeError) as e:
+        check("x + y", {"x": "3", "y": "4"})
+    msg = e.value.render()
+    assert "x (3)" in msg and "y (4)" in msg
+    assert msg.splitlines()[-1].index("^") == 2 + 2  # under the '+', after the two-space indent
+
+
+def test_square_requirements():
+    for expr in ("tr(x)", "det(W@x)", "inv(x)"):
+        with pytest.raises(ShapeError):
+            check(expr)
