@@ -7,7 +7,6 @@ parse tree and no recursion), so deeply nested input costs no Python stack.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from . import syntax as S
@@ -47,16 +46,15 @@ _TOKEN_WORDS = {
 }
 
 
+@lru_cache(maxsize=None)
 def grammar_text() -> str:
-    """The grammar, from the installed package or, in a source checkout, ``grammar/``."""
-    try:
-        ref = resources.files("matcalc").joinpath("grammar/matcalc.lark")
-        if ref.is_file():
-            return ref.read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover
-        pass
-    here = Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark"
-    return here.read_text(encoding="utf-8")
+    """The grammar: inside the installed package (the wheel puts it in matcalc/grammar/),
+    or, in a source checkout, in the top-level ``grammar/`` folder."""
+    here = Path(__file__).resolve().parent
+    for path in (here / "grammar" / "matcalc.lark", here.parent / "grammar" / "matcalc.lark"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise FileNotFoundError("matcalc's grammar file matcalc.lark is missing from the installation")  # pragma: no cover
 
 
 class _Builder:

@@ -49,7 +49,7 @@ from .nodes import (
     Zero,
     tree_size,
 )
-from .registry import SQRT
+from .registry import EXP, SIGMOID, SQRT
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -580,6 +580,54 @@ def negation_into_factor(n: Mul) -> Node | None:
 
 
 @rule(Mul)
+def logistic_pattern(n: Mul) -> Node | None:
+    """exp(a) ⊙ (1 + exp(a))⁻¹ → σ(a);  exp(−a) ⊙ σ(a) → σ(−a)"""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        if isinstance(f, Apply) and f.fn is SIGMOID:
+            neg = B.neg(f.args[0])
+            for j, g in enumerate(fs):
+                if j != i and isinstance(g, Apply) and g.fn is EXP and g.args[0] == neg:
+                    rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+                    return B.mul(*rest, Apply(SIGMOID, (neg,)))
+    for i, f in enumerate(fs):
+        if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -1 and isinstance(f.base, Add)):
+            continue
+        a = _one_plus_exp(f.base)
+        if a is None:
+            continue
+        for j, g in enumerate(fs):
+            if j != i and isinstance(g, Apply) and g.fn is EXP and g.args[0] == a:
+                rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+                return B.mul(*rest, Apply(SIGMOID, (a,)))
+    return None
+
+
+def _one_plus_exp(n: Add) -> Node | None:
+    """a when n is 1 + exp(a) (or 𝟙 + exp(a))."""
+    if len(n.terms) != 2:
+        return None
+    one, e = n.terms
+    if not (B.is_one(one) or isinstance(one, Ones)):
+        one, e = e, one
+    if (B.is_one(one) or isinstance(one, Ones)) and isinstance(e, Apply) and e.fn is EXP:
+        return e.args[0]
+    return None
+
+
+@rule(Pow)
+def logistic_reciprocal(n: Pow) -> Node | None:
+    """(1 + exp(−a))⁻¹ → σ(a)"""
+    if isinstance(n.exponent, Const) and n.exponent.value == -1 and isinstance(n.base, Add):
+        a = _one_plus_exp(n.base)
+        if a is not None:
+            c, rest = split_coef(a)
+            if c < 0:
+                return Apply(SIGMOID, (B.mul(Const(-c), rest),))
+    return None
+
+
+@rule(Mul)
 def indicator_product(n: Mul) -> Node | None:
     """(a > b) ⊙ (a > b) → (a > b)"""
     seen = set()
@@ -657,29 +705,41 @@ def broadcast_scalar_terms(n: Add) -> Node | None:
     return B.add(*rest, B.broadcast(B.add(*[b.arg for b in bs]), n.shape), shape=n.shape)
 
 
+def _scaled_product(t: Node) -> tuple[Node, Node]:
+    """c·s₁·s₂·(A B C) → (c·s₁·s₂, A B C): the scalar factors and the matrix part of a term."""
+    if isinstance(t, Mul):
+        sc = [f for f in t.factors if f.shape.is_scalar]
+        arr = [f for f in t.factors if not f.shape.is_scalar]
+        if len(arr) == 1:
+            return B.mul(*sc) if sc else B.ONE, arr[0]
+    return B.ONE, t
+
+
 @rule(Add)
 def common_matrix_factor(n: Add) -> Node | None:
-    """A X + B X → (A + B) X;  X A + X B → X (A + B)"""
+    """A X + B X → (A + B) X;  X A + X B → X (A + B)  (scalar factors ride along)"""
+    if n.shape.is_scalar and all(t.shape.is_scalar and not isinstance(_scaled_product(t)[1], MatMul) for t in n.terms):
+        return None
     for side in (-1, 0):
         groups: dict[Node, list[int]] = {}
         for i, t in enumerate(n.terms):
-            c, rest = split_coef(t)
+            _, rest = _scaled_product(t)
             if isinstance(rest, MatMul):
                 groups.setdefault(rest.factors[side], []).append(i)
-            elif rest.shape.is_matrix or rest.shape.is_vector or rest.shape.is_row:
+            elif not rest.shape.is_scalar:
                 groups.setdefault(rest, []).append(i)
         for key, idx in groups.items():
             if len(idx) < 2:
                 continue
             parts = []
             for i in idx:
-                c, rest = split_coef(n.terms[i])
+                c, rest = _scaled_product(n.terms[i])
                 if rest == key:
                     other = B.identity(key.shape.rows) if side == -1 else B.identity(key.shape.cols)
                 else:
                     fs = rest.factors
                     other = B.matmul(*fs[:-1]) if side == -1 else B.matmul(*fs[1:])
-                parts.append(B.mul(Const(c), other))
+                parts.append(B.mul(c, other))
             if all(isinstance(p, Identity) or (isinstance(p, Mul) and isinstance(p.factors[-1], Identity)) for p in parts):
                 continue
             inner = B.add(*parts)
@@ -750,6 +810,14 @@ def sum_rules(n: Sum) -> Node | None:
         return B.mul(_dim(a.shape.size), a.arg)
     if n.axis is None and isinstance(a, Transpose):
         return Sum(a.arg)
+    if n.axis is None and a.shape.is_row:
+        return Sum(_elementwise_transpose(a))
+    if n.axis is None and a.shape.is_vector:
+        # sum(a ⊙ b) → aᵀb and sum(a²) → aᵀa for column vectors
+        if isinstance(a, Mul) and len(a.factors) == 2 and not any(f.shape.is_scalar for f in a.factors):
+            return B.matmul(B.transpose(a.factors[0]), a.factors[1])
+        if isinstance(a, Pow) and isinstance(a.exponent, Const) and a.exponent.value == 2:
+            return B.matmul(B.transpose(a.base), a.base)
     if n.axis is None and isinstance(a, Sum):
         return Sum(a.arg)
     if n.axis is not None and isinstance(a, Broadcast):
@@ -762,6 +830,19 @@ def sum_rules(n: Sum) -> Node | None:
     if n.axis is None and isinstance(a, Add):
         return None
     return None
+
+
+def _elementwise_transpose(a: Node) -> Node:
+    """(f(A) ⊙ B)ᵀ → f(Aᵀ) ⊙ Bᵀ: the transpose pushed through elementwise operations."""
+    if isinstance(a, Mul):
+        return B.mul(*[_elementwise_transpose(f) for f in a.factors])
+    if isinstance(a, Pow):
+        return B.power(_elementwise_transpose(a.base), _elementwise_transpose(a.exponent))
+    if isinstance(a, Add):
+        return B.add(*[_elementwise_transpose(t) for t in a.terms])
+    if isinstance(a, Apply):
+        return Apply(a.fn, tuple(_elementwise_transpose(x) for x in a.args))
+    return B.transpose(a)
 
 
 def _dim(d) -> Node:

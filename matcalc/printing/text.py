@@ -201,8 +201,11 @@ class Printer:
         return out
 
     def group(self, text: str, factors: list[Node], coef: int) -> str:
-        if len(factors) + (coef != 1) <= 1 and (not factors or self.p(factors[0]).prec >= P_POW):
+        """The denominator of a fraction, parenthesised unless it is one tight piece."""
+        if not factors:
             return text
+        if len(factors) == 1 and coef == 1:
+            return self.wrap(factors[0], P_POW)
         return f"({text})"
 
     def product_text(self, factors: list[Node], coef) -> str:
@@ -272,7 +275,8 @@ class Printer:
 
     def _print_Transpose(self, n: Transpose) -> Out:
         if isinstance(n.arg, Inverse):
-            return Out(self.wrap(n.arg.arg, P_POST) + "⁻ᵀ", P_POST, self.p(n.arg.arg).tight)
+            inner = self.p(n.arg.arg)
+            return Out(self.wrap(n.arg.arg, P_POST) + "⁻ᵀ", P_POST, inner.tight or inner.prec < P_POST)
         return Out(self.wrap(n.arg, P_POST) + self.transpose_mark, P_POST, self.p(n.arg).tight or self.p(n.arg).prec < P_POST)
 
     def _print_Inverse(self, n: Inverse) -> Out:
