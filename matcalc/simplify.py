@@ -215,6 +215,21 @@ def split_coef(n: Node) -> tuple[Fraction, Node]:
     return Fraction(1), n
 
 
+def _led_by_constant(n: Node) -> bool:
+    """A sum already in its textbook orientation: 1 − σ(x) (a positive constant term) or
+    Wa − y (a compound positive term, a plain variable subtracted)."""
+    if not isinstance(n, Add):
+        return False
+    if any(
+        (isinstance(t, Const) and t.value > 0) or isinstance(t, Ones) or (isinstance(t, Broadcast) and isinstance(t.arg, Const))
+        for t in n.terms
+    ):
+        return True
+    pos = [t for t in n.terms if split_coef(t)[0] > 0]
+    neg = [split_coef(t)[1] for t in n.terms if split_coef(t)[0] < 0]
+    return len(pos) == 1 and len(neg) == 1 and isinstance(neg[0], Var) and not isinstance(pos[0], Var)
+
+
 def negate_cheaply(n: Node) -> Node | None:
     """A node equal to −n that is no larger than n, if one is at hand."""
     if isinstance(n, Const):
@@ -228,7 +243,10 @@ def negate_cheaply(n: Node) -> Node | None:
         return B.mul(Const(-n.factors[0].value), *n.factors[1:])
     if isinstance(n, (Mul, MatMul)):
         fs = n.factors
+        # never flip a sum already in textbook orientation (1 − σ, Wa − y): keep the sign for another
         for i, f in enumerate(fs):
+            if _led_by_constant(f):
+                continue
             g = negate_cheaply(f)
             if g is not None:
                 new = fs[:i] + (g,) + fs[i + 1 :]
@@ -572,7 +590,7 @@ def negation_into_factor(n: Mul) -> Node | None:
         return None
     rest = n.factors[1:]
     for i, f in enumerate(rest):
-        g = negate_cheaply(f) if not isinstance(f, Const) else None
+        g = negate_cheaply(f) if not isinstance(f, Const) and not _led_by_constant(f) else None
         if g is not None:
             new = rest[:i] + (g,) + rest[i + 1 :]
             return B.mul(Const(-n.factors[0].value), *new)
