@@ -254,8 +254,12 @@ def _simplification(d: Derivative) -> Section:
         doc = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
         sec.steps.append(Step(before, after, f"{fn.__name__.replace('_', ' ')}: {doc}"))
         shown += 1
-    sec.steps.append(Step(d.header().split("  [")[0], d.node, "result"))
+    sec.steps.append(Step(RESULT, d.node, "result"))
     return sec
+
+
+#: The label of the last step: ∂f/∂x, printed by each format in its own notation.
+RESULT = "\0result"
 
 
 def _second_order(d: Derivative) -> list[Section]:
@@ -288,10 +292,12 @@ def _text(sections: list[Section], d: Derivative) -> str:
     from .printing.text import to_text
 
     out = [d.header(), ""]
+    result_label = d.header().split("  [")[0]
     for i, sec in enumerate(sections, 1):
         out.append(f"{i}. {sec.title}")
         for st in sec.steps:
-            line = f"   {_show(st.lhs, to_text)} = {_show(st.rhs, to_text)}"
+            lhs = result_label if st.lhs == RESULT else _show(st.lhs, to_text)
+            line = f"   {lhs} = {_show(st.rhs, to_text)}"
             if st.note:
                 line += f"      [{st.note}]"
             out.append(line)
@@ -302,8 +308,11 @@ def _text(sections: list[Section], d: Derivative) -> str:
 
 def _latex(sections: list[Section], d: Derivative) -> str:
     from .printing import to_latex
+    from .printing.latex import derivative_lhs
 
     def tex(x: Node | str) -> str:
+        if x == RESULT:
+            return derivative_lhs(d)
         if isinstance(x, str):
             return _latex_label(x)
         return to_latex(x)
@@ -326,6 +335,7 @@ def _latex_label(s: str) -> str:
     import re
 
     s = s.replace("δ", r"\delta ").replace("∂", r"\partial ").replace("∇", r"\nabla ").replace("…", r"\dots")
+    s = re.sub(r"\bd([a-zA-Z])", r"\\mathrm{d}\1", s)
     s = re.sub(r"([A-Za-z\\ ]+?)([₀-₉]+)", lambda m: f"{m.group(1)}_{{{m.group(2).translate(_LABEL)}}}", s)
     if "/" in s:
         a, _, b = s.partition("/")
@@ -346,6 +356,25 @@ def _latex_escape(s: str) -> str:
     }
     for k, v in uni.items():
         s = s.replace(k, v)
-    return s
+    return "".join(c if c.isascii() else _ascii_symbol(c) for c in s)
+
+
+def _ascii_symbol(c: str) -> str:
+    """Any other non-ASCII character in a note, as LaTeX (pdflatex and KaTeX take only ASCII in \\text)."""
+    import unicodedata
+
+    name = unicodedata.name(c, "")
+    table = {"≠": r"$\neq$", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "·": r"$\cdot$", "⊘": "/", "′": "'"}
+    if c in table:
+        return table[c]
+    if "SUBSCRIPT" in name and "DIGIT" in name:
+        return f"$_{{{unicodedata.digit(c)}}}$"
+    if "SUPERSCRIPT" in name and "DIGIT" in name:
+        return f"$^{{{unicodedata.digit(c)}}}$"
+    if name.startswith("GREEK SMALL LETTER "):
+        return "$\\" + name.split()[-1].lower() + "$"
+    if name.startswith("GREEK CAPITAL LETTER "):
+        return "$\\" + name.split()[-1].capitalize() + "$"
+    return ""
 
 

@@ -53,7 +53,6 @@ from ..nodes import (
 )
 from .text import (
     GREEK_LETTERS,
-    P_ADD,
     P_ATOM,
     P_MUL,
     P_NEG,
@@ -68,7 +67,17 @@ from .text import (
 if TYPE_CHECKING:  # pragma: no cover
     from ..api import Derivative
 
-__all__ = ["LatexPrinter", "to_latex", "derivative_latex", "document", "latex_name", "latex_dim"]
+__all__ = [
+    "LatexPrinter",
+    "to_latex",
+    "derivative_latex",
+    "derivative_lhs",
+    "document",
+    "latex_name",
+    "latex_dim",
+    "latex_shape",
+    "visible_width",
+]
 
 # ---------------------------------------------------------------------- names
 
@@ -87,18 +96,33 @@ GREEK_CHARS.update({"ϵ": r"\epsilon", "ϑ": r"\vartheta", "ϕ": r"\phi", "ϖ": 
 
 #: ASCII characters other than letters and digits, as closed math-mode LaTeX.
 _ASCII_ESCAPES = {
-    "_": r"\_", "{": r"\{", "}": r"\}", "\\": r"\backslash", "$": r"\$", "#": r"\#", "%": r"\%", "&": r"\&",
-    "^": r"\wedge", "~": r"\sim", " ": r"\ ",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "\\": r"\backslash",
+    "$": r"\$",
+    "#": r"\#",
+    "%": r"\%",
+    "&": r"\&",
+    "^": r"\wedge",
+    "~": r"\sim",
+    " ": r"\ ",
 }
 _ASCII_LITERAL = set("()*+,-./:;<=>?@[]|!")
 #: combining accents → math accents (é → \acute{e})
 _ACCENTS = {
-    "\u0300": r"\grave", "\u0301": r"\acute", "\u0302": r"\hat", "\u0303": r"\tilde", "\u0304": r"\bar",
-    "\u0306": r"\breve", "\u0307": r"\dot", "\u0308": r"\ddot", "\u030c": r"\check",
+    "\u0300": r"\grave",
+    "\u0301": r"\acute",
+    "\u0302": r"\hat",
+    "\u0303": r"\tilde",
+    "\u0304": r"\bar",
+    "\u0306": r"\breve",
+    "\u0307": r"\dot",
+    "\u0308": r"\ddot",
+    "\u030c": r"\check",
 }
 
-_LETTERS = "A-Za-z\u0370-\u03ff"
-_NAME = re.compile(rf"^([{_LETTERS}]+?)(\d*)(?:_([{_LETTERS}0-9]+(?:_[{_LETTERS}0-9]+)*))?$")
+_NAME = re.compile(r"^([^\W\d_]+?)(\d*)(?:_([^\W_]+(?:_[^\W_]+)*))?$")
 
 
 def _char(c: str) -> str:
@@ -109,7 +133,8 @@ def _char(c: str) -> str:
         g = GREEK_CHARS[c]
         return "{" + g + "}" if g.startswith("\\") else g
     if c in _ASCII_ESCAPES:
-        return "{" + _ASCII_ESCAPES[c] + "}"
+        e = _ASCII_ESCAPES[c]
+        return "{" + e + "}" if e[1:].isalpha() else e  # a control word must not run into the next letter
     if c in _ASCII_LITERAL:
         return "{" + c + "}"
     base, *marks = unicodedata.normalize("NFD", c)
@@ -118,7 +143,7 @@ def _char(c: str) -> str:
         for m in marks:
             out = _ACCENTS[m] + "{" + out + "}"
         return "{" + out + "}"
-    return r"\text{[U+%04X]}" % ord(c)
+    return rf"\text{{[U+{ord(c):04X}]}}"
 
 
 def _chars(s: str) -> str:
@@ -161,7 +186,9 @@ def latex_name(name: str, bold: bool = False) -> str:
         tex = _chars(name)
         if bold:
             return rf"\boldsymbol{{{tex}}}"
-        return "{" + tex + "}" if len(name) == 1 else rf"\mathit{{{tex}}}"
+        if len(name) == 1:
+            return tex if tex.startswith("{") else "{" + tex + "}"
+        return rf"\mathit{{{tex}}}"
     stem, digits, sub = m.groups()
     parts = ([digits] if digits else []) + ([_subscript_part(p) for p in sub.split("_")] if sub else [])
     out = _stem(stem, bold)
@@ -324,9 +351,13 @@ class LatexPrinter(Printer):
             lead = Out(_frac(str(coef.numerator), str(coef.denominator)), P_POW)
             out = Out(self.juxtapose([lead, Out(self.product_text(num, 1), P_MUL)]), P_MUL)
         else:
-            # (1/n)𝟙 and (1/a)I: the constant array stays outside the fraction
+            # (1/n)𝟙 and (1/a)I: a constant array scaled by a scalar fraction stays outside it
             units = [f for f in num if isinstance(f, (Ones, Identity))]
-            num = [f for f in num if not isinstance(f, (Ones, Identity))]
+            rest = [f for f in num if not isinstance(f, (Ones, Identity))]
+            if len(units) == 1 and all(f.shape.is_scalar for f in rest + den):
+                num = rest
+            else:
+                units = []
             frac = Out(_frac(self._factors(num, coef.numerator), self._factors(den, coef.denominator)), P_POW)
             if units:
                 out = Out(self.juxtapose([frac, *(self.wrap_out(u, P_MUL + 1) for u in units)]), P_MUL)
@@ -352,23 +383,23 @@ class LatexPrinter(Printer):
             exp = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
         else:
             exp = self.p(e).text
-        if n.shape.is_matrix:
+        if n.base.shape.is_matrix:
             exp = r"\odot " + exp
         return Out(self.script(n.base, "^{" + exp + "}"), P_POW)
 
     def _print_Broadcast(self, n: Broadcast) -> Out:
         """a𝟙 (a scalar to a vector), a𝟙𝟙ᵀ (to a matrix), x𝟙ᵀ (a column repeated), 𝟙r (a row repeated)."""
         a, t = n.arg, n.target
-        ones = self.p(Ones(t)) if a.shape.is_scalar else None
         if a.shape.is_scalar:
+            ones = self.p(Ones(t))
             if isinstance(a, Const) and a.value == 1:
                 return ones
-            right = ones
+            pieces = [self.wrap_out(a, P_MUL + 1), ones]
         elif a.shape.cols.is_one:
-            right = Out(r"\mathbf{1}^\top", P_POST)
+            pieces = [self.wrap_out(a, P_MUL + 1), Out(r"\mathbf{1}^\top", P_POST)]
         else:
-            return Out(self.juxtapose([Out(r"\mathbf{1}", P_ATOM), self.wrap_out(a, P_MUL + 1)]), P_MUL)
-        return Out(self.juxtapose([self.wrap_out(a, P_MUL + 1), right]), P_MUL)
+            pieces = [Out(r"\mathbf{1}", P_ATOM), self.wrap_out(a, P_MUL + 1)]
+        return Out(self.juxtapose(pieces), P_MUL)
 
     # ---------------------------------------------------------- postfix
 
@@ -420,7 +451,9 @@ class LatexPrinter(Printer):
 
     def _print_Unvec(self, n: Unvec) -> Out:
         t = n.target
-        return Out(rf"\operatorname{{unvec}}_{{{latex_dim(t.rows)} \times {latex_dim(t.cols)}}}" + self.paren(self.p(n.arg).text), P_ATOM)
+        return Out(
+            rf"\operatorname{{unvec}}_{{{latex_dim(t.rows)} \times {latex_dim(t.cols)}}}" + self.paren(self.p(n.arg).text), P_ATOM
+        )
 
 
 def to_latex(n: Node) -> str:
@@ -503,8 +536,19 @@ def derivative_latex(d: Derivative, header: bool = True) -> str:
 # ---------------------------------------------------------------------- documents
 
 _TEXT_ESCAPES = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}", "&": r"\&", "%": r"\%",
-    "$": r"\$", "#": r"\#", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "_": r"\_",
+    "^": r"\^{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "~": r"\~{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 
 
@@ -520,6 +564,9 @@ def latex_text(s: str) -> str:
             out.append(f"${_char(c)}$")
     return "".join(out)
 
+
+#: an equation showing more symbols than this is split after its left side
+_DISPLAY_WIDTH = 60
 
 _PREAMBLE = r"""\documentclass{article}
 \usepackage{amsmath}
@@ -563,7 +610,12 @@ def document(d: Derivative, steps: bool = False) -> str:
         if source:
             intro += r" Input: \texttt{" + latex_text(source) + "},"
         intro += f" by ${pr.p(d.wrt).text}$ ({latex_text(d.layout)} layout), where {_where(d, pr)}."
-        lines += [intro, r"\begin{equation*}", derivative_latex(d), r"\end{equation*}"]
+        lhs, rhs = derivative_lhs(d, pr), pr.p(d.node).text
+        if visible_width(lhs) + visible_width(rhs) > _DISPLAY_WIDTH:
+            # too wide for one line: ∂f/∂x on the first, = result on the second
+            lines += [intro, r"\begin{multline*}", lhs + r" \\", "= " + rhs, r"\end{multline*}"]
+        else:
+            lines += [intro, r"\begin{equation*}", f"{lhs} = {rhs}", r"\end{equation*}"]
         if derivation:
             lines += ["", r"\subsection*{Derivation}", derivation]
         lines += [r"\end{document}", ""]

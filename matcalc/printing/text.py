@@ -285,7 +285,10 @@ class Printer:
     # ---------------------------------------------------------- functions
 
     def call(self, name: str, *args: Node) -> Out:
-        return Out(f"{name}({', '.join(self.p(a).text for a in args)})", P_ATOM)
+        texts = [self.p(a).text for a in args]
+        if len(args) == 1 and isinstance(args[0], Compare):
+            return Out(f"{name}{texts[0]}", P_ATOM)  # diag(x > y), not diag((x > y))
+        return Out(f"{name}({', '.join(texts)})", P_ATOM)
 
     def _print_Apply(self, n: Apply) -> Out:
         fn = n.fn
