@@ -27,6 +27,8 @@ from .errors import (
     VariableError,
 )
 
+from .parse import parse  # cheap: lark is imported on the first parse
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -54,10 +56,6 @@ def __getattr__(name: str):
         from . import api
 
         return getattr(api, name)
-    if name == "parse":
-        from .parse import parse
-
-        return parse
     if name == "check":
         from .shapes import check
 

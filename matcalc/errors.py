@@ -47,7 +47,9 @@ def _locate(source: str, column: int) -> tuple[str, int]:
     end = source.find("\n", column)
     if end < 0:
         end = len(source)
-    return source[start:end].replace("\t", " "), column - start
+    # one printable character per source character, so the caret stays under its column
+    line = "".join(c if c.isprintable() else " " for c in source[start:end])
+    return line, column - start
 
 
 def _window(line: str, col: int, width: int = 76) -> tuple[str, int]:

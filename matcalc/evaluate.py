@@ -67,6 +67,7 @@ def bind_sizes(variables: Mapping[str, Var], arrays: Mapping[str, Any]) -> tuple
     """Check the arrays against the variables' shapes; return 2-D values and the sizes of the dimension symbols."""
     sizes: dict[str, int] = {}
     values: dict[str, np.ndarray] = {}
+    pending: list[tuple[Dim, int, str]] = []
     for name, var in variables.items():
         if name not in arrays:
             raise EvaluationError(f"missing value for {name} ({var.shape.kind} {var.shape})")
@@ -86,26 +87,34 @@ def bind_sizes(variables: Mapping[str, Var], arrays: Mapping[str, Any]) -> tuple
             a = a.reshape(1, -1)
         elif a.ndim != 2:
             raise EvaluationError(f"{name} is a matrix, got an array of shape {a.shape}")
-        for d, k in ((s.rows, a.shape[0]), (s.cols, a.shape[1])):
-            _bind(d, k, sizes, name)
+        pending += [(s.rows, a.shape[0], name), (s.cols, a.shape[1], name)]
         values[name] = a
+    # a product dimension (m·n) is solved once its other factors are known: repeat to a fixed point
+    while pending:
+        before = len(sizes)
+        pending = [(d, k, name) for d, k, name in pending if not _bind(d, k, sizes, name)]
+        if len(sizes) == before:
+            break
     return values, sizes
 
 
-def _bind(d: Dim, k: int, sizes: dict[str, int], name: str) -> None:
+def _bind(d: Dim, k: int, sizes: dict[str, int], name: str) -> bool:
+    """Bind the one unknown symbol of ``d`` so that d = k; True once ``d`` is settled."""
     unknown = [x for x in d.syms if x not in sizes]
     known = d.coef
     for x in d.syms:
         if x in sizes:
             known *= sizes[x]
-    if len(unknown) == 1 and d.syms.count(unknown[0]) == 1 and k % known == 0:
+    if len(unknown) == 1 and d.syms.count(unknown[0]) == 1:
+        if k % known:
+            raise EvaluationError(f"{name}: dimension {d} cannot be {k}")
         sizes[unknown[0]] = k // known
-        return
-    if not unknown and known == k:
-        return
-    if unknown:
-        return  # decided later by another variable
-    raise EvaluationError(f"{name}: dimension {d} is {known} elsewhere but {k} here")
+        return True
+    if not unknown:
+        if known != k:
+            raise EvaluationError(f"{name}: dimension {d} is {known} elsewhere but {k} here")
+        return True
+    return False  # decided later, once another variable fixes more symbols
 
 
 class Evaluator:
@@ -147,7 +156,10 @@ class Evaluator:
         if isinstance(n, Const):
             return np.array([[float(n.value)]])
         if isinstance(n, DimValue):
-            return np.array([[float(n.dim.evaluate(self.sizes))]])
+            try:
+                return np.array([[float(n.dim.evaluate(self.sizes))]])
+            except KeyError as e:
+                raise EvaluationError(f"the size {e.args[0]} is not determined by the inputs") from None
         if isinstance(n, Zero):
             return np.zeros(self.dims(n.shape))
         if isinstance(n, Ones):
@@ -291,8 +303,12 @@ def evaluate(node: Node, variables: Mapping[str, Var], arrays: Mapping[str, Any]
     values, bound = bind_sizes(variables, arrays)
     if sizes:
         bound.update(sizes)
-    with np.errstate(all="ignore"):
-        return call_deep(Evaluator(values, bound), node)
+
+    def run() -> np.ndarray:
+        with np.errstate(all="ignore"):  # numpy's error state is per thread: set it in the worker
+            return Evaluator(values, bound)(node)
+
+    return call_deep(run)
 
 
 def to_user_shape(a: np.ndarray, shape: Shape) -> Any:

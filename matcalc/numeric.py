@@ -36,10 +36,13 @@ def symbols_of(variables: Mapping[str, Var], *nodes: Node) -> list[str]:
     for v in variables.values():
         for s in (*v.shape.rows.syms, *v.shape.cols.syms):
             seen.setdefault(s, None)
+    from .nodes import DimValue
+
     for n in nodes:
         for m in walk(n):
             sh = m.shape
-            for s in (*sh.rows.syms, *sh.cols.syms):
+            extra = m.dim.syms if isinstance(m, DimValue) else ()
+            for s in (*sh.rows.syms, *sh.cols.syms, *extra):
                 seen.setdefault(s, None)
     return list(seen)
 

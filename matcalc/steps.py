@@ -268,8 +268,9 @@ def _second_order(d: Derivative) -> list[Section]:
     g = derivative(d.expression, d.wrt, Options(order=1))
     sec = Section("Hessian: the derivative of the gradient")
     sec.steps.append(Step(f"∇f({_name(d.wrt)})", g.node, "first the gradient"))
-    if g.differential is not None:
-        sec.steps.append(Step("dg", simplify(differential(g.node, d.wrt)), "its differential, linear in d" + d.wrt.name))
+    dg = differential(g.node, d.wrt)
+    if dg is not None:
+        sec.steps.append(Step("dg", simplify(dg), "its differential, linear in d" + d.wrt.name))
     sec.steps.append(Step("H", d.node, "read off: vec(dg) = H vec(dx)"))
     return [sec]
 

@@ -465,7 +465,7 @@ class AsciiPrinter(Printer):
         return self.call("kron", n.left, n.right)
 
     def _print_Pow(self, n: Pow) -> Out:
-        return Out(f"{self.wrap(n.base, P_POST)}{self.pow_op}{self.wrap(n.exponent, P_NEG)}", P_POW)
+        return Out(f"{self.wrap(n.base, P_POST)}{self.pow_op}{self.wrap(n.exponent, P_POW)}", P_POW)
 
     def _print_Transpose(self, n: Transpose) -> Out:
         return Out(self.wrap(n.arg, P_POST) + self.transpose_mark, P_POST)
