@@ -828,7 +828,7 @@ def sum_rules(n: Sum) -> Node | None:
         return B.mul(_dim(a.shape.size), a.arg)
     if n.axis is None and isinstance(a, Transpose):
         return Sum(a.arg)
-    if n.axis is None and a.shape.is_row:
+    if n.axis is None and a.shape.is_row and isinstance(a, (Mul, Pow, Add, Apply)):
         return Sum(_elementwise_transpose(a))
     if n.axis is None and a.shape.is_vector:
         # sum(a ⊙ b) → aᵀb and sum(a²) → aᵀa for column vectors

@@ -28,7 +28,8 @@ def _wrap(pair: tuple[str, int], need: int) -> str:
 
 def _go(e: S.Expr, d: str) -> tuple[str, int]:
     if isinstance(e, S.Number):
-        return e.text, ATOM
+        # "3." before ' or ** would lex as something else: (3.)' and (3.)**x
+        return e.text, (PRODUCT if e.text.endswith(".") else ATOM)
     if isinstance(e, S.Name):
         return e.id, ATOM
     if isinstance(e, S.Call):
