@@ -384,6 +384,7 @@ class AsciiPrinter(Printer):
     minus = " - "
     neg = "-"
     mul_op = " * "
+    div_op = " / "
     matmul_op = " @ "
     pow_op = "**"
     transpose_mark = ".T"
@@ -453,7 +454,7 @@ class AsciiPrinter(Printer):
         text = self.mul_op.join(self.wrap(f, P_MUL + (0 if i == 0 else 1)) for i, f in enumerate(num)) if num else "1"
         if den:
             dtext = self.mul_op.join(self.wrap(f, P_MUL + 1) for f in den)
-            text = f"{text} / {dtext if len(den) == 1 and self.p(den[0]).prec > P_MUL else '(' + dtext + ')'}"
+            text = f"{text}{self.div_op}{dtext if len(den) == 1 and self.p(den[0]).prec > P_MUL else '(' + dtext + ')'}"
         if sign:
             return Out("-" + (text if len(num) <= 1 and not den and self.p(num[0]).prec > P_MUL else f"({text})"), P_NEG)
         return Out(text, P_MUL)
@@ -513,6 +514,7 @@ class MatlabPrinter(AsciiPrinter):
 
     syntax = "matlab"
     mul_op = " .* "
+    div_op = " ./ "
     matmul_op = " * "
     pow_op = ".^"
     transpose_mark = "'"
