@@ -17,6 +17,7 @@ from __future__ import annotations
 from .errors import (
     CheckError,
     DeclarationError,
+    DomainError,
     EvaluationError,
     LimitError,
     MatcalcError,
@@ -42,6 +43,7 @@ __all__ = [
     "ShapeError",
     "UnknownFunctionError",
     "DeclarationError",
+    "DomainError",
     "VariableError",
     "LimitError",
     "UnsupportedError",

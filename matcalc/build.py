@@ -25,6 +25,10 @@ from .nodes import (
     Zero,
 )
 
+#: A nested sum or product with more terms than this is kept as one term instead of
+#: being flattened into its parent, so building a long chain stays linear.
+FLATTEN_MAX = 64
+
 ZERO = Const(Fraction(0))
 ONE = Const(Fraction(1))
 MINUS_ONE = Const(Fraction(-1))
@@ -60,7 +64,7 @@ def add(*terms: Node, shape: Shape | None = None) -> Node:
     """Sum; scalar terms of a non-scalar sum are broadcast (1 → 𝟙)."""
     flat: list[Node] = []
     for t in terms:
-        if isinstance(t, Add):
+        if isinstance(t, Add) and len(t.terms) <= FLATTEN_MAX:
             flat.extend(t.terms)
         else:
             flat.append(t)
@@ -94,7 +98,7 @@ def add(*terms: Node, shape: Shape | None = None) -> Node:
 def mul(*factors: Node) -> Node:
     flat: list[Node] = []
     for f in factors:
-        if isinstance(f, Mul):
+        if isinstance(f, Mul) and len(f.factors) <= FLATTEN_MAX:
             flat.extend(f.factors)
         else:
             flat.append(f)
@@ -150,7 +154,7 @@ def matmul(*factors: Node) -> Node:
     """Matrix product; 1×1 factors are pulled out in front as scalars."""
     flat: list[Node] = []
     for f in factors:
-        if isinstance(f, MatMul):
+        if isinstance(f, MatMul) and len(f.factors) <= FLATTEN_MAX:
             flat.extend(f.factors)
         else:
             flat.append(f)

@@ -1,9 +1,10 @@
 """Run recursive passes on deep expressions without exhausting the C stack.
 
-The syntax tree may be thousands of levels deep (a 5,000-term sum parses to a
-5,000-deep chain).  Passes that recurse run in a worker thread with a large stack and
-a raised recursion limit; the parser caps the depth (``parse.MAX_DEPTH``) so the
-limit is never reached.
+The syntax tree may be thousands of levels deep (a 2,000-deep nest of calls).  A pass
+first runs inline with a moderately raised recursion limit (cheap: most expressions are
+shallow); if it recurses too deeply it runs again in a worker thread with a large stack
+and a much higher limit.  Passes are pure, so running one again is safe.  The parser
+caps the depth (``parse.MAX_DEPTH``) so the worker's limit is never reached.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ T = TypeVar("T")
 
 STACK_BYTES = 512 * 1024 * 1024
 RECURSION_LIMIT = 200_000
+#: Recursion allowed inline (in the caller's thread) before falling back to the worker.
+INLINE_LIMIT = 3_000
 _local = threading.local()
 
 
@@ -25,6 +28,21 @@ def call_deep(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, in a big-stack thread unless already inside one."""
     if getattr(_local, "inside", False):
         return fn(*args, **kwargs)
+    old = sys.getrecursionlimit()
+    if old < INLINE_LIMIT:
+        sys.setrecursionlimit(INLINE_LIMIT)
+    _local.inside = True
+    try:
+        return fn(*args, **kwargs)
+    except RecursionError:
+        pass  # too deep for this thread's stack: run again in the big-stack worker
+    finally:
+        _local.inside = False
+        sys.setrecursionlimit(old)
+    return _in_worker(fn, *args, **kwargs)
+
+
+def _in_worker(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     result: dict[str, Any] = {}
 
     def run() -> None:

@@ -155,17 +155,28 @@ class DimSolver:
         return Dim(1, (f"_{self._fresh}",))
 
     def resolve(self, d: Dim) -> Dim:
+        """``d`` with every bound symbol replaced, to the end of each binding chain (iteratively)."""
+        if not any(s in self.binding for s in d.syms):
+            return d
         out = Dim(d.coef, ())
         for s in d.syms:
-            b = self.binding.get(s)
-            if b is None:
-                out = out * Dim(1, (s,))
-            else:
-                r = self.resolve(b)
-                if r != b:
-                    self.binding[s] = r  # path compression
-                out = out * r
+            out = out * self._resolve_symbol(s)
         return out
+
+    def _resolve_symbol(self, s: str) -> Dim:
+        chain: list[str] = []
+        cur = Dim(1, (s,))
+        while True:
+            name = cur.single_symbol
+            if name is None or name not in self.binding:
+                break
+            chain.append(name)
+            cur = self.binding[name]
+        if not cur.is_int and any(x in self.binding for x in cur.syms):
+            cur = self.resolve(cur)  # a product whose factors are bound: short, so recursion is shallow
+        for name in chain[:-1]:
+            self.binding[name] = cur  # path compression
+        return cur
 
     def resolve_shape(self, s: Shape) -> Shape:
         return Shape(self.resolve(s.rows), self.resolve(s.cols))

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from . import build as B
 from .differentiate import differential
-from .errors import MatcalcError, UnsupportedError
+from .errors import LimitError, MatcalcError, UnsupportedError
 from .extract import derivative_by_scalar, gradient, vec_jacobian
-from .nodes import Node, Var
+from .nodes import Node, Var, dag_edges
 from .simplify import simplify
 
 LAYOUTS = ("mixed", "numerator", "denominator")
@@ -34,9 +34,19 @@ class Result:
     natural: Node  # before the layout transpose (mixed layout)
 
 
+#: Largest differential (distinct nodes and their child references) matcalc simplifies;
+#: beyond it the answer would be unreadable anyway (the derivative of A@A@…@A with
+#: 1,000 factors has 10⁶: a thousand products of a thousand factors).
+MAX_DIFFERENTIAL = 50_000
+
+
 def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
     """The derivative in mixed layout, its kind, and the differential it came from."""
     d = differential(f, x)
+    if d is not None:
+        size = dag_edges(d)
+        if size > MAX_DIFFERENTIAL:
+            raise LimitError(f"the derivative is too large: {size:,} terms and factors (limit {MAX_DIFFERENTIAL:,})")
     d = simplify(d) if d is not None else None
     fs, xs = f.shape, x.shape
     if fs.is_scalar:

@@ -93,6 +93,12 @@ class VariableError(MatcalcError):
     kind = "error"
 
 
+class DomainError(MatcalcError):
+    """The expression is undefined everywhere (a division by a literal zero)."""
+
+    kind = "error"
+
+
 class LimitError(MatcalcError):
     """The input exceeds a documented size or depth limit."""
 

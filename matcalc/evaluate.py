@@ -71,7 +71,10 @@ def bind_sizes(variables: Mapping[str, Var], arrays: Mapping[str, Any]) -> tuple
     for name, var in variables.items():
         if name not in arrays:
             raise EvaluationError(f"missing value for {name} ({var.shape.kind} {var.shape})")
-        a = np.asarray(arrays[name], dtype=float)
+        try:
+            a = np.asarray(arrays[name], dtype=float)
+        except (TypeError, ValueError) as e:
+            raise EvaluationError(f"{name}: expected numbers, got {type(arrays[name]).__name__} ({e})") from None
         s = var.shape
         if s.is_scalar:
             if a.size != 1:
@@ -296,8 +299,23 @@ def _right_apply(m: np.ndarray, v: Any) -> np.ndarray:
     return m @ v
 
 
-def evaluate(node: Node, variables: Mapping[str, Var], arrays: Mapping[str, Any], sizes: Mapping[str, int] | None = None) -> np.ndarray:
-    """Evaluate ``node`` (2-D result) on the given arrays."""
+class NonFiniteWarning(RuntimeWarning):
+    """A value came out NaN or infinite: an input outside a function's domain, or overflow."""
+
+
+def evaluate(
+    node: Node,
+    variables: Mapping[str, Var],
+    arrays: Mapping[str, Any],
+    sizes: Mapping[str, int] | None = None,
+    *,
+    warn: bool = True,
+) -> np.ndarray:
+    """Evaluate ``node`` (2-D result) on the given arrays.
+
+    A NaN or infinite result raises a :class:`NonFiniteWarning` (unless ``warn`` is
+    False): the inputs were outside a function's domain (log of a negative) or overflowed.
+    """
     from .deep import call_deep
 
     values, bound = bind_sizes(variables, arrays)
@@ -308,7 +326,15 @@ def evaluate(node: Node, variables: Mapping[str, Var], arrays: Mapping[str, Any]
         with np.errstate(all="ignore"):  # numpy's error state is per thread: set it in the worker
             return Evaluator(values, bound)(node)
 
-    return call_deep(run)
+    out = call_deep(run)
+    if warn and not np.all(np.isfinite(out)):
+        warnings.warn(
+            "the result has NaN or infinite entries: an input is outside a function's domain "
+            "(log or sqrt of a negative, a singular matrix) or a value overflowed",
+            NonFiniteWarning,
+            stacklevel=2,
+        )
+    return out
 
 
 def to_user_shape(a: np.ndarray, shape: Shape) -> Any:

@@ -462,6 +462,11 @@ def dag_size(root: Node) -> int:
     return len({n for n in walk(root)})
 
 
+def dag_edges(root: Node) -> int:
+    """Distinct nodes plus their child references: the memory a DAG really takes."""
+    return sum(1 + len(n.children) for n in walk(root))
+
+
 def tree_size(root: Node) -> int:
     """Number of nodes of the tree as printed (shared subexpressions count each time); cached per node."""
     cached = root.__dict__.get("_tsize")

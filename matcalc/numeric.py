@@ -88,7 +88,7 @@ def sample_point(
         strategy = t % 4
         point = {name: _sample(v, sizes, rng, strategy) for name, v in variables.items()}
         try:
-            val = evaluate(root, variables, {k: _user(a, variables[k]) for k, a in point.items()}, sizes)
+            val = evaluate(root, variables, {k: _user(a, variables[k]) for k, a in point.items()}, sizes, warn=False)
         except EvaluationError as e:
             last = e
             continue
@@ -145,11 +145,11 @@ def numeric_check(d: Derivative, seed: int = 0, rtol: float = 1e-4, atol: float 
         def fun(xv: np.ndarray) -> np.ndarray:
             vals = dict(user)
             vals[x.name] = _user(xv, x)
-            return evaluate(node, variables, vals, sz)
+            return evaluate(node, variables, vals, sz, warn=False)
 
         return fun
 
-    got = evaluate(d.node, variables, user, sz)
+    got = evaluate(d.node, variables, user, sz, warn=False)
     kind = d.kind
     if d.order == 2:
         from .engine import Options, first_order

@@ -18,9 +18,10 @@ from typing import Callable, Iterable, Mapping, Sequence
 from . import build as B
 from . import syntax as S
 from .dims import ONE, Dim, DimMismatch, DimSolver, Shape
-from .errors import DeclarationError, MatcalcError, ShapeError
+from .errors import DeclarationError, DomainError, LimitError, MatcalcError, ShapeError
 from .nodes import (
     Add,
+    Const,
     Apply,
     Broadcast,
     Commutation,
@@ -46,6 +47,8 @@ GREEK = frozenset(
 )
 #: Largest integer power ``A^k`` expanded into a product.
 MAX_MATRIX_POWER = 64
+#: Numbers in an expression lie within 1e-300 … 1e300 (or are 0), as floats do.
+MAX_EXPONENT = 300
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def _dim_of(v: object, where: str) -> Dim:
             return _dim_of(int(t), where)
         if re.fullmatch(r"[^\W\d]\w*", t) and not t.startswith("_"):
             return Dim.of(t)
-    raise DeclarationError(f"bad dimension {v!r}{where}: use a positive integer or a name such as n")
+    err = DeclarationError(f"bad dimension {v!r}{where}: use a positive integer or a name such as n")
+    err.token = str(v).strip()
+    raise err
 
 
 def parse_declaration(text: str) -> tuple[str, Declaration]:
@@ -133,7 +138,12 @@ def parse_declaration(text: str) -> tuple[str, Declaration]:
     try:
         return name, parse_shape_spec(spec, name)
     except DeclarationError as e:
-        raise DeclarationError(e.message, source=text, column=text.index(":") + 1) from None
+        colon = text.index(":")
+        token = getattr(e, "token", "")
+        col = text.find(token, colon + 1) if token else -1
+        if col < 0:
+            col = colon + 1 + (len(spec) - len(spec.lstrip()))
+        raise DeclarationError(e.message, source=text, column=col) from None
 
 
 def conventional_kind(name: str) -> str:
@@ -244,6 +254,9 @@ class Checker:
         """The call's arguments: ``n`` required positional, then ``optional`` by position or keyword."""
         pos = list(call.args)
         kw = dict(call.keywords)
+        if len(kw) < len(call.keywords):
+            dup = next(k for i, (k, _) in enumerate(call.keywords) if k in dict(call.keywords[:i]))
+            raise self.error(f"{call.func}() got the argument {dup!r} twice", call)
         for k in kw:
             if k not in optional:
                 raise self.error(f"{call.func}() has no argument named {k!r}", call)
@@ -296,9 +309,12 @@ class Checker:
 
     def _Number(self, e: S.Number) -> Node:
         try:
-            return B.const(Fraction(e.text))
+            v = Fraction(e.text)
         except (ValueError, ZeroDivisionError):  # pragma: no cover - grammar admits only numbers
             raise self.error(f"bad number {e.text!r}", e) from None
+        if v and not (Fraction(1, 10**MAX_EXPONENT) <= abs(v) <= 10**MAX_EXPONENT):
+            raise LimitError(f"the number {e.text} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
+        return B.const(v)
 
     def _Name(self, e: S.Name) -> Node:
         return self.variable(e.id)
@@ -347,11 +363,15 @@ class Checker:
             a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=False)
             return B.add(a, B.neg(b)) if op == "sub" else B.add(a, b)
         a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=True)
+        if op == "div" and B.is_zero(b):
+            raise DomainError("division by zero", source=self.source, column=e.pos)
         return B.mul(a, B.reciprocal(b)) if op == "div" else B.mul(a, b)
 
     def elementwise_power(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr | None = None, b_ast: S.Expr | None = None) -> Node:
         a_ast = a_ast or at
         b_ast = b_ast or at
+        if B.is_zero(a) and isinstance(b, Const) and b.value < 0:
+            raise DomainError("zero raised to a negative power", source=self.source, column=getattr(at, "pos", None))
         a, b = self.broadcast_args([a, b], [a_ast, b_ast], at, "raise", keep_scalars=True)
         return B.power(a, b)
 
@@ -391,7 +411,9 @@ class Checker:
             )
 
         self.unify(sa.cols, sb.rows, at, message)
-        return MatMul((*(a.factors if isinstance(a, MatMul) else (a,)), *(b.factors if isinstance(b, MatMul) else (b,))))
+        left = a.factors if isinstance(a, MatMul) and len(a.factors) <= B.FLATTEN_MAX else (a,)
+        right = b.factors if isinstance(b, MatMul) and len(b.factors) <= B.FLATTEN_MAX else (b,)
+        return MatMul((*left, *right))
 
     def broadcast_args(
         self, nodes: list[Node], asts: list[S.Expr], at: S.Expr, word: str, keep_scalars: bool
@@ -527,13 +549,17 @@ def check(
     try:
         from .deep import call_deep
 
-        root = call_deep(ck.node, tree)
-        # declared variables that the expression does not use still get their shapes
-        for name in declarations:
-            ck.variable(name)
-        expr, variables, _ = ck.finish(root)
+        def run() -> tuple[Node, dict[str, Var], dict[str, Dim]]:
+            root = ck.node(tree)
+            # declared variables that the expression does not use still get their shapes
+            for name in declarations:
+                ck.variable(name)
+            return ck.finish(root)
+
+        expr, variables, _ = call_deep(run)
     except MatcalcError as e:
         raise e.with_source(text) from None
-    used = {k: v for k, v in variables.items() if k in set(S.names(tree))}
+    names = set(S.names(tree))
+    used = {k: v for k, v in variables.items() if k in names}
     declared = {k: v for k, v in variables.items() if k in declarations}
     return Checked(expr, used, text, syntax, declared)

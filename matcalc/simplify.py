@@ -601,9 +601,14 @@ def negation_into_factor(n: Mul) -> Node | None:
 def logistic_pattern(n: Mul) -> Node | None:
     """exp(a) ⊙ (1 + exp(a))⁻¹ → σ(a);  exp(−a) ⊙ σ(a) → σ(−a)"""
     fs = n.factors
+    exps = {g.args[0]: j for j, g in enumerate(fs) if isinstance(g, Apply) and g.fn is EXP}
+    if not exps:
+        return None
     for i, f in enumerate(fs):
         if isinstance(f, Apply) and f.fn is SIGMOID:
             neg = B.neg(f.args[0])
+            if neg not in exps:
+                continue
             for j, g in enumerate(fs):
                 if j != i and isinstance(g, Apply) and g.fn is EXP and g.args[0] == neg:
                     rest = [h for k, h in enumerate(fs) if k not in (i, j)]

@@ -1,0 +1,549 @@
+"""Every error kind, as the user sees it: message, caret, exit status, no traceback.
+
+The command is run in-process (``matcalc.cli.main`` with ``capsys``) and, for a few
+cases, as ``python -m matcalc`` in a subprocess to prove that what reaches the
+terminal is the rendered error, exit status 2, and never a Python traceback.
+
+An error about a place in the expression renders as three lines::
+
+    syntax error: unexpected '*'; expected '(', a name, a number or a sign
+      W@x + * b
+            ^
+
+``kind: message``, the source indented by two spaces, and a caret under the column.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc import cli, errors
+from matcalc.evaluate import evaluate
+from matcalc.numeric import numeric_check
+from matcalc.parse import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``matcalc ARGV`` in-process: (exit status, stdout, stderr).  argparse errors exit via SystemExit."""
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else 2
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def diff_cli(capsys: pytest.CaptureFixture[str], expr: str, wrt: str = "x", *opts: str) -> tuple[int, str, str]:
+    return run(capsys, "diff", "--wrt", wrt, *opts, "--", expr)
+
+
+def error_lines(status: int, out: str, err: str) -> list[str]:
+    """The rendered error's lines, after checking the common contract: status 2, nothing on stdout, no traceback."""
+    assert status == 2, (status, out, err)
+    assert out == "", out
+    assert "Traceback" not in err
+    lines = err.rstrip("\n").split("\n")
+    assert 1 <= len(lines) <= 3, err
+    return lines
+
+
+def caret_column(lines: list[str]) -> int:
+    """The 0-based column the caret points at, relative to the shown source line."""
+    assert len(lines) == 3, lines
+    assert lines[1].startswith("  ") and lines[2].startswith("  "), lines
+    assert lines[2].strip() == "^", lines
+    return len(lines[2]) - 3
+
+
+# ---------------------------------------------------------------------------- the classes
+
+
+def error_classes() -> list[type]:
+    return [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, BaseException) and c.__module__ == errors.__name__]
+
+
+def test_every_error_class_is_a_matcalc_error() -> None:
+    classes = error_classes()
+    assert len(classes) >= 10
+    for c in classes:
+        assert issubclass(c, matcalc.MatcalcError), c
+        assert isinstance(c.kind, str) and c.kind.strip(), c
+        # exported from the package, the same object
+        assert getattr(matcalc, c.__name__) is c, c
+
+
+# One example per class: how a user meets it, and the start of its message.
+EXAMPLES: dict[str, tuple[str, object, str]] = {}
+
+
+def _example(cls: str, how: str, start: str):
+    def deco(fn):
+        EXAMPLES[cls] = (how, fn, start)
+        return fn
+
+    return deco
+
+
+@_example("ParseError", 'matcalc diff "W@x + * b" --wrt x', "unexpected '*'; expected")
+def _parse_error() -> None:
+    matcalc.diff("W@x + * b", "x")
+
+
+@_example("ShapeError", 'matcalc diff "W@y + b" --wrt W --shape "W: m x n" --shape "y: k"', "cannot multiply W (m×n) by y (k)")
+def _shape_error() -> None:
+    matcalc.diff("W@y + b", "W", shapes={"W": "m x n", "y": "k"})
+
+
+@_example("UnknownFunctionError", 'matcalc diff "sigmod(x)" --wrt x', "unknown function 'sigmod'; did you mean sigmoid?")
+def _unknown_function() -> None:
+    matcalc.diff("sigmod(x)", "x")
+
+
+@_example("DomainError", 'matcalc diff "x/0" --wrt x', "division by zero")
+def _domain_error() -> None:
+    matcalc.diff("x/0", "x")
+
+
+@_example("DeclarationError", 'matcalc diff "sum(x)" --wrt x --shape "x: 0"', "dimensions must be positive")
+def _declaration_error() -> None:
+    matcalc.diff("sum(x)", "x", shapes={"x": "0"})
+
+
+@_example("VariableError", 'matcalc diff "sum(x)" --wrt z', "'z' does not occur in the expression")
+def _variable_error() -> None:
+    matcalc.diff("sum(x)", "z")
+
+
+@_example("LimitError", "matcalc diff \"$(printf -- '-%.0s' {1..10001})x\" --wrt x", "too deeply nested")
+def _limit_error() -> None:
+    matcalc.diff("-" * 10_001 + "x", "x")
+
+
+@_example("UnsupportedError", 'matcalc diff "exp(x)" --wrt x --order 2', "a Hessian needs a scalar function")
+def _unsupported_error() -> None:
+    matcalc.diff("exp(x)", "x", order=2)
+
+
+@_example("CheckError", 'numeric_check(matcalc.diff("sum(log(-exp(x)))", "x"))', "found no point where the expression is finite")
+def _check_error() -> None:
+    numeric_check(matcalc.diff("sum(log(-exp(x)))", "x"))
+
+
+@_example("EvaluationError", 'matcalc.diff("tr(inv(X))", "X").to_function()(X=np.zeros((3, 3)))', "inverse of a singular")
+def _evaluation_error() -> None:
+    matcalc.diff("tr(inv(X))", "X").to_function()(X=np.zeros((3, 3)))
+
+
+@_example("MatcalcError", 'matcalc.diff("sum(x)", "x", layout="sideways")', "unknown layout 'sideways'")
+def _base_error() -> None:
+    matcalc.diff("sum(x)", "x", layout="sideways")
+
+
+def test_every_error_class_has_an_example() -> None:
+    assert set(EXAMPLES) == {c.__name__ for c in error_classes()}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_error_examples(name: str) -> None:
+    """Each example raises exactly its class, with a one-line message and a well-formed render."""
+    _, fn, start = EXAMPLES[name]
+    with pytest.raises(matcalc.MatcalcError) as info:
+        fn()
+    e = info.value
+    assert type(e).__name__ == name
+    assert e.message.startswith(start), e.message
+    assert "\n" not in e.message
+    lines = e.render().split("\n")
+    assert lines[0] == f"{e.kind}: {e.message}"
+    assert len(lines) in (1, 3)
+
+
+def error_table() -> str:
+    """The README table: class, kind, how a user meets it, the rendered message (first line)."""
+    rows = ["| class | prefix | example | message |", "|---|---|---|---|"]
+    for name in sorted(EXAMPLES, key=lambda n: (n != "MatcalcError", n)):
+        how, fn, _ = EXAMPLES[name]
+        try:
+            fn()
+        except matcalc.MatcalcError as e:
+            first = e.render().split("\n")[0].replace("|", "\\|")
+            rows.append(f"| `{name}` | `{e.kind}:` | `{how.replace('|', chr(92) + '|')}` | {first} |")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------- syntax errors
+
+SYNTAX_CASES = [
+    # expression, caret column, words that must appear in the message
+    ("W@x + * b", 6, ["unexpected '*'", "expected", "a name", "a number"]),
+    ("sum(x", 5, ["unexpected end of expression", "expected", "')'"]),
+    ("(x + y", 6, ["unexpected end of expression", "')'"]),
+    ("x + )", 4, ["unexpected ')'", "expected"]),
+    ("x $ y", 2, ["unexpected character '$'"]),
+    ("W@@x", 2, ["unexpected '@'"]),
+    ("x +", 3, ["unexpected end of expression", "a name"]),
+    ("sum(axis=0, x)", 12, ["a positional argument cannot follow a keyword argument"]),
+    ("exp(x) log(x)", 7, ["unexpected name 'log'", "an operator"]),
+    ("2 3", 2, ["unexpected number '3'"]),
+    ("   ", 0, ["empty expression"]),
+    ("x\n+ * y", 2, ["unexpected '*'"]),  # second line: the caret is on the line that holds the error
+]
+
+
+@pytest.mark.parametrize("expr, column, words", SYNTAX_CASES, ids=[c[0] for c in SYNTAX_CASES])
+def test_syntax_error_shows_line_and_caret(capsys: pytest.CaptureFixture[str], expr: str, column: int, words: list[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, expr))
+    assert lines[0].startswith("syntax error: "), lines
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    shown = expr.split("\n")[-1] if "\n" in expr else expr
+    assert lines[1] == "  " + shown, lines
+    assert caret_column(lines) == column, lines
+
+
+def test_syntax_error_in_the_matlab_dialect(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "x'*A*", "x", "--syntax", "matlab"))
+    assert lines[0].startswith("syntax error: unexpected end of expression")
+    assert caret_column(lines) == 5
+
+
+def test_caret_stays_under_the_error_in_a_long_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A 300-character line is cut to a window around the error; the caret still points at the bad token."""
+    expr = " + ".join(f"x{i}" for i in range(40)) + " + * " + " + ".join(f"y{i}" for i in range(40))
+    lines = error_lines(*diff_cli(capsys, expr))
+    col = caret_column(lines)
+    assert len(lines[1]) <= 2 + 80
+    assert lines[1][2 + col] == "*", lines
+
+
+# ---------------------------------------------------------------------------- shape errors
+
+
+def test_shape_conflict_names_both_operands_shapes_and_place(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "W@y + b", "W", "--shape", "W: m x n", "--shape", "y: k"))
+    assert lines[0] == "shape error: cannot multiply W (m×n) by y (k): n columns ≠ k rows"
+    assert lines[1] == "  W@y + b"
+    assert caret_column(lines) == 1  # under the @ where they meet
+
+
+def test_shape_conflict_with_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(A@B)", "A", "--shape", "A: 3 x 4", "--shape", "B: 5 x 2"))
+    assert "A (3×4)" in lines[0] and "B (5×2)" in lines[0] and "4 columns ≠ 5 rows" in lines[0], lines
+    assert caret_column(lines) == 5
+
+
+def test_elementwise_conflict_names_both_operands(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(w*x) + b", "w", "--shape", "w: n", "--shape", "x: k"))
+    assert lines[0].startswith("shape error: cannot multiply w (n) and x (k)"), lines
+    assert caret_column(lines) == 5
+
+
+def test_broadcast_conflict_between_matrix_and_vector(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(A + x)", "x", "--shape", "A: 3 x 4", "--shape", "x: 5"))
+    assert lines[0].startswith("shape error: cannot add A (3×4) and x (5)"), lines
+    assert caret_column(lines) == 6
+
+
+def test_matrix_power_needs_a_square_matrix(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "tr(matrix_power(A, 2))", "A", "--shape", "A: 3 x 4"))
+    assert "square" in lines[0] and "A" in lines[0], lines
+
+
+# ---------------------------------------------------------------------------- unknown functions
+
+
+@pytest.mark.parametrize(
+    "expr, suggestion",
+    [("sigmod(x)", "sigmoid"), ("softmx(x)", "softmax"), ("tarce(A)", "trace"), ("Sigmoid(x)", "sigmoid"), ("lgo(x)", "log")],
+)
+def test_unknown_function_suggests_the_nearest_name(capsys: pytest.CaptureFixture[str], expr: str, suggestion: str) -> None:
+    lines = error_lines(*diff_cli(capsys, expr))
+    name = expr.split("(")[0]
+    assert lines[0] == f"error: unknown function {name!r}; did you mean {suggestion}?", lines
+    assert caret_column(lines) == 0
+    with pytest.raises(matcalc.UnknownFunctionError):
+        matcalc.check(expr)
+
+
+def test_unknown_function_without_a_near_name(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "1 + frobnicate(x)"))
+    assert lines[0] == "error: unknown function 'frobnicate'", lines
+    assert caret_column(lines) == 4
+
+
+def test_wrong_number_of_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "tr(A, B)", "A"))
+    assert "tr() takes 1 argument, got 2" in lines[0], lines
+    assert caret_column(lines) == 0
+
+
+def test_unknown_keyword_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(x, foo=1)"))
+    assert "sum() has no argument named 'foo'" in lines[0], lines
+
+
+def test_repeated_keyword_argument_is_an_error() -> None:
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.check("sum(x, axis=0, axis=1)")
+    assert "axis" in info.value.message
+
+
+# ---------------------------------------------------------------------------- --wrt
+
+
+def test_wrt_an_absent_undeclared_name_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(x)", "z"))
+    assert lines == ["error: 'z' does not occur in the expression (its variables: x); declare its shape to get a zero derivative"]
+    with pytest.raises(matcalc.VariableError):
+        matcalc.diff("sum(x)", "z")
+
+
+def test_wrt_an_absent_declared_name_is_a_zero_of_its_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = diff_cli(capsys, "sum(x)", "z", "--shape", "z: k")
+    assert status == 0 and err == "", err
+    header, value = out.rstrip("\n").split("\n")
+    assert header.startswith("# ∂/∂z sum(x)  [gradient, k,"), header
+    assert value == "0"
+    d = matcalc.diff("sum(x)", "z", shapes={"z": "k"})
+    assert d.shape == "k" and d.kind == "gradient"
+    # and numerically: a vector of k zeros
+    g = d.to_function()(x=np.arange(3.0), z=np.ones(5))
+    assert np.array_equal(g, np.zeros(5))
+
+
+def test_wrt_an_absent_declared_matrix_in_a_vector_expression() -> None:
+    d = matcalc.diff("W@x", "V", shapes={"V": "2 x 3", "W": "4 x 5"})
+    assert d.text == "0"
+    assert d.kind == "vec-Jacobian"
+    j = d.to_function()(W=np.ones((4, 5)), x=np.ones(5), V=np.ones((2, 3)))
+    assert j.shape == (4, 6) and not j.any()
+
+
+@pytest.mark.parametrize("wrt", ["", ",", "x,,y", " "])
+def test_wrt_empty_names(capsys: pytest.CaptureFixture[str], wrt: str) -> None:
+    lines = error_lines(*run(capsys, "diff", "sum(x)", "--wrt", wrt))
+    assert lines[0].startswith("error: name the variable(s) to differentiate by"), lines
+
+
+# ---------------------------------------------------------------------------- declarations
+
+DECLARATION_CASES = [
+    # declaration, message start, caret column in the declaration
+    ("x m n", "cannot read 'x m n': write NAME: SHAPE", 0),
+    ("2x: n", "'2x' is not a variable name", 0),
+    (": n", "'' is not a variable name", 0),
+    ("x: 0", "dimensions must be positive, got 0 for x", None),
+    ("x: -3", "bad dimension '-3' for x", None),
+    ("x: 1.5", "bad dimension '1.5' for x", None),
+    ("x: m x n x p", "cannot read shape ' m x n x p' for x", None),
+    ("x: n x", "cannot read shape ' n x' for x", None),
+    ("x: ", "empty shape for x", None),
+    ("S: 3 x 4 symmetric", "a symmetric matrix must be square, not 3×4 for S", None),
+]
+
+
+@pytest.mark.parametrize("decl, start, column", DECLARATION_CASES, ids=[c[0] for c in DECLARATION_CASES])
+def test_bad_declarations(capsys: pytest.CaptureFixture[str], decl: str, start: str, column: int | None) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(x)", "x", "--shape", decl))
+    assert lines[0].startswith("error: " + start), lines
+    assert lines[1] == "  " + decl
+    col = caret_column(lines)
+    if column is not None:
+        assert col == column
+    else:
+        # the caret points into the shape part, after the colon
+        assert col >= decl.index(":"), lines
+
+
+def test_bad_dimension_caret_is_under_the_dimension(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(x)", "x", "--shape", "x: -3"))
+    assert caret_column(lines) == 3
+
+
+def test_declaration_errors_from_the_api() -> None:
+    with pytest.raises(matcalc.DeclarationError, match="at most two dimensions"):
+        matcalc.diff("sum(x)", "x", shapes={"x": (2, 3, 4)})
+    with pytest.raises(matcalc.DeclarationError, match="cannot read a shape"):
+        matcalc.diff("sum(x)", "x", shapes={"x": 2.5})
+    with pytest.raises(matcalc.DeclarationError, match="bad dimension True"):
+        matcalc.diff("sum(x)", "x", shapes={"x": (True,)})
+
+
+def test_declared_shape_conflicting_with_use(capsys: pytest.CaptureFixture[str]) -> None:
+    """Two different declared dimension names never unify: W: m x n, x: k in W@x is an error, not m x k."""
+    lines = error_lines(*diff_cli(capsys, "W@x", "x", "--shape", "W: m x n", "--shape", "x: k"))
+    assert "n columns ≠ k rows" in lines[0], lines
+
+
+# ---------------------------------------------------------------------------- order, layout, options
+
+
+def test_order_two_of_a_non_scalar(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "exp(x)", "x", "--order", "2"))
+    assert lines == ["unsupported: a Hessian needs a scalar function; this one is a vector (n)"]
+    lines = error_lines(*diff_cli(capsys, "W@x", "W", "--order", "2"))
+    assert lines == ["unsupported: a Hessian needs a scalar function; this one is a vector (m)"]
+    with pytest.raises(matcalc.UnsupportedError):
+        matcalc.diff("A@B", "A", order=2)
+
+
+@pytest.mark.parametrize("argv", [["--layout", "sideways"], ["--order", "3"], ["--format", "pdf"], ["--syntax", "fortran"]])
+def test_bad_option_values_are_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    status, out, err = run(capsys, "diff", "sum(x)", "--wrt", "x", *argv)
+    assert status == 2 and out == ""
+    assert "invalid choice" in err and "usage:" in err and "Traceback" not in err
+
+
+def test_api_option_errors() -> None:
+    with pytest.raises(matcalc.MatcalcError, match="unknown layout 'sideways'; choose one of mixed, numerator, denominator"):
+        matcalc.diff("sum(x)", "x", layout="sideways")
+    with pytest.raises(matcalc.MatcalcError, match="order must be 1 or 2, not 3"):
+        matcalc.diff("sum(x)", "x", order=3)
+    with pytest.raises(matcalc.ParseError, match="unknown syntax 'fortran'"):
+        matcalc.diff("sum(x)", "x", syntax="fortran")
+    with pytest.raises(matcalc.ParseError, match="must be a string, not int"):
+        parse(42)  # type: ignore[arg-type]
+
+
+def test_assumption_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "sum(y)", "y", "--assume", "sum(y)"))
+    assert lines == ["error: an assumption is an equation such as 'sum(y) = 1', not 'sum(y)'"]
+    lines = error_lines(*diff_cli(capsys, "sum(y)", "y", "--assume", "y = A"))
+    assert lines[0].startswith("error: the two sides of 'y = A' differ in shape"), lines
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys)
+    assert status == 2 and "usage:" in out
+
+
+def test_matrix_power_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "tr(matrix_power(A, 100))", "A"))
+    assert "matrix power 100 is too large (limit 64)" in lines[0], lines
+    assert caret_column(lines) == 19
+
+
+# ---------------------------------------------------------------------------- numbers that are too big
+
+
+def test_huge_literal_is_an_answer_or_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = diff_cli(capsys, "1e5000*x")
+    assert "Traceback" not in err
+    assert status in (0, 2), (status, err)
+    if status == 2:
+        assert err.startswith(("limit:", "error:")), err
+
+
+def test_division_by_literal_zero_is_an_error() -> None:
+    with pytest.raises(matcalc.MatcalcError, match="zero"):
+        matcalc.diff("x/0", "x")
+
+
+# ---------------------------------------------------------------------------- numeric evaluation
+
+
+def test_inverse_of_a_singular_matrix_is_an_evaluation_error() -> None:
+    f = matcalc.diff("tr(inv(X))", "X").to_function()
+    for singular in (np.zeros((3, 3)), np.ones((3, 3)), np.diag([1.0, 1e-20, 1.0])):
+        with pytest.raises(matcalc.EvaluationError, match="singular"):
+            f(X=singular)
+    # and a regular one works: ∇ tr(X⁻¹) = −X⁻ᵀX⁻ᵀ
+    x = np.array([[2.0, 1.0], [0.5, 3.0]])
+    inv = np.linalg.inv(x)
+    assert np.allclose(f(X=x), -(inv.T @ inv.T))
+
+
+def test_logdet_of_a_matrix_with_negative_determinant_is_an_evaluation_error() -> None:
+    c = matcalc.check("logdet(X)")
+    with pytest.raises(matcalc.EvaluationError, match="determinant is not positive"):
+        evaluate(c.expr, c.variables, {"X": -np.eye(3)})
+
+
+def test_log_of_negatives_raises_or_warns() -> None:
+    c = matcalc.check("sum(log(x))")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = evaluate(c.expr, c.variables, {"x": np.array([-1.0, 2.0])})
+        except matcalc.EvaluationError:
+            return
+    assert caught, f"no error and no warning; value {value!r}"
+
+
+def test_derivative_outside_the_domain_raises_or_warns() -> None:
+    f = matcalc.diff("sum(sqrt(x))", "x").to_function()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = f(x=np.array([-1.0, 4.0]))
+        except matcalc.EvaluationError:
+            return
+    assert caught, f"no error and no warning; value {value!r}"
+
+
+def test_domain_errors_never_pass_a_check() -> None:
+    """An expression finite nowhere cannot be verified: CheckError from numeric_check, and check() says so (never 'passed')."""
+    for expr in ("sum(log(-exp(x)))", "sum(sqrt(-x*x - 1))"):
+        d = matcalc.diff(expr, "x")
+        with pytest.raises(matcalc.CheckError, match="found no point where the expression is finite"):
+            numeric_check(d)
+        report = d.check()
+        shown = report.render()
+        assert "could not" in shown
+        assert "passed" not in shown.split("\n")[-1]
+
+
+def test_evaluation_input_errors() -> None:
+    f = matcalc.diff("sum(log(x))", "x").to_function()
+    with pytest.raises(matcalc.EvaluationError, match="missing value for x"):
+        f()
+    with pytest.raises(matcalc.EvaluationError, match="x is a vector, got an array of shape"):
+        f(x=np.ones((2, 2)))
+    g = matcalc.diff("W@x", "x").to_function()
+    with pytest.raises(matcalc.EvaluationError, match="dimension"):
+        g(W=np.ones((2, 3)), x=np.ones(4))
+
+
+def test_non_numeric_input_is_an_evaluation_error() -> None:
+    f = matcalc.diff("sum(log(x))", "x").to_function()
+    with pytest.raises(matcalc.EvaluationError):
+        f(x="abc")
+
+
+# ---------------------------------------------------------------------------- as a real process
+
+
+def _subprocess(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return subprocess.run([sys.executable, "-m", "matcalc", *argv], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_python_m_matcalc_syntax_error_has_no_traceback() -> None:
+    p = _subprocess("diff", "W@x + * b", "--wrt", "x")
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert "Traceback" not in p.stderr
+    assert p.stderr.split("\n")[:3] == [
+        "syntax error: unexpected '*'; expected '(', a name, a number or a sign",
+        "  W@x + * b",
+        "        ^",
+    ]
+
+
+def test_python_m_matcalc_shape_error_has_no_traceback() -> None:
+    p = _subprocess("diff", "W@y + b", "--wrt", "W", "--shape", "W: m x n", "--shape", "y: k")
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert p.stderr.startswith("shape error: cannot multiply W (m×n) by y (k): n columns ≠ k rows\n  W@y + b\n   ^")
