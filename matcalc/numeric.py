@@ -80,13 +80,22 @@ def _user(a: np.ndarray, var: Var) -> Any:
 
 
 def sample_point(
-    root: Node, variables: Mapping[str, Var], sizes: Mapping[str, int], rng: np.random.Generator, tries: int = 24
+    root: Node, variables: Mapping[str, Var], sizes: Mapping[str, int], rng: np.random.Generator, tries: int = 40
 ) -> dict[str, np.ndarray]:
     """Internal 2-D values for every variable at which ``root`` evaluates finite."""
     last: Exception | None = None
+    names = list(variables)
     for t in range(tries):
-        strategy = t % 4
-        point = {name: _sample(v, sizes, rng, strategy) for name, v in variables.items()}
+        if t < 8:
+            strategies = {name: t % 4 for name in names}
+        else:
+            # mixed: each variable its own strategy, and now and then one shrunk towards 0
+            # (log(b − Ax) needs b positive and Ax small)
+            strategies = {name: int(rng.integers(0, 4)) for name in names}
+        point = {name: _sample(variables[name], sizes, rng, strategies[name]) for name in names}
+        if t >= 8 and names and t % 2:
+            small = names[int(rng.integers(0, len(names)))]
+            point[small] = point[small] * 0.05
         try:
             val = evaluate(root, variables, {k: _user(a, variables[k]) for k, a in point.items()}, sizes, warn=False)
         except EvaluationError as e:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import build as B
@@ -247,6 +248,34 @@ ARCTAN = register(
         latex=r"\arctan",
         aliases=("atan",),
         doc="arctan′(x) = 1/(1 + x²)",
+    )
+)
+ARCSIN = register(
+    _unary(
+        "arcsin",
+        lambda x, out: B.power(B.sub(B.ones(x.shape), B.power(x, B.TWO)), B.const(Fraction(-1, 2))),
+        "np.arcsin({0})",
+        lambda x: _sp().asin(x),
+        latex=r"\arcsin",
+        sample=_uniform(-0.8, 0.8),
+        in_domain=lambda x: abs(x) < 1,
+        aliases=("asin",),
+        doc="arcsin′(x) = 1/√(1 − x²)",
+        domain_text="|x| < 1",
+    )
+)
+ARCCOS = register(
+    _unary(
+        "arccos",
+        lambda x, out: B.neg(B.power(B.sub(B.ones(x.shape), B.power(x, B.TWO)), B.const(Fraction(-1, 2)))),
+        "np.arccos({0})",
+        lambda x: _sp().acos(x),
+        latex=r"\arccos",
+        sample=_uniform(-0.8, 0.8),
+        in_domain=lambda x: abs(x) < 1,
+        aliases=("acos",),
+        doc="arccos′(x) = −1/√(1 − x²)",
+        domain_text="|x| < 1",
     )
 )
 SIGMOID = register(

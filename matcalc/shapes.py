@@ -189,6 +189,39 @@ class Checker:
         self.declarations = dict(declarations)
         self.vars: dict[str, Var] = {}
         self.order: list[str] = []
+        #: undeclared names the convention makes scalars but the expression uses as vectors
+        self.vector_hints: set[str] = set()
+        self.name_uses: dict[str, int] = {}
+        #: when true, x^T (with T used nowhere else) is read as a transpose
+        self.caret_t_is_transpose = False
+
+    def scan(self, tree: S.Expr) -> None:
+        """Hints from the whole expression before checking it.
+
+        * ``a'`` (a transposed name) and, in the numpy dialect, an operand of ``@`` (which
+          NumPy refuses for scalars) make an undeclared a–g name a vector: ``a'*X*b``.
+        * ``x^T`` is a transpose when no other use of ``T`` exists (LaTeX habit).
+        """
+        t_uses = t_powers = 0
+        stack = [tree]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, S.Name):
+                self.name_uses[e.id] = self.name_uses.get(e.id, 0) + 1
+            if isinstance(e, S.Transpose) and isinstance(e.operand, S.Name):
+                self.vector_hints.add(e.operand.id)
+            if isinstance(e, S.BinOp) and e.op == "matmul" and self.syntax == "numpy":
+                for side in (e.left, e.right):
+                    if isinstance(side, S.Name):
+                        self.vector_hints.add(side.id)
+            if isinstance(e, S.BinOp) and e.op in ("pow", "mpow") and isinstance(e.right, S.Name) and e.right.id == "T":
+                t_powers += 1
+            if isinstance(e, S.Name) and e.id == "T":
+                t_uses += 1
+            stack.extend(S.children(e))
+        self.vector_hints -= set(self.declarations)
+        self.vector_hints = {n for n in self.vector_hints if conventional_kind(n) == "scalar"}
+        self.caret_t_is_transpose = t_powers > 0 and t_powers == t_uses and "T" not in self.declarations
 
     # ------------------------------------------------------------ variables
 
@@ -206,6 +239,8 @@ class Checker:
             v = Var(name, shape, decl.symmetric)
         else:
             kind = conventional_kind(name)
+            if kind == "scalar" and name in self.vector_hints:
+                kind = "vector"
             if kind == "scalar":
                 v = Var(name, Shape(ONE, ONE))
             elif kind == "vector":
@@ -218,6 +253,15 @@ class Checker:
 
     def fresh(self) -> Dim:
         return self.solver.fresh()
+
+    def _soft_scalar(self, n: Node) -> bool:
+        """An undeclared name, scalar only by the naming convention, used exactly once."""
+        return (
+            isinstance(n, Var)
+            and n.name not in self.declarations
+            and self.name_uses.get(n.name, 0) == 1
+            and conventional_kind(n.name) == "scalar"
+        )
 
     # ------------------------------------------------------------ errors and helpers
 
@@ -343,6 +387,8 @@ class Checker:
         return Apply(fn, tuple(nodes))
 
     def _BinOp(self, e: S.BinOp) -> Node:
+        if self.caret_t_is_transpose and e.op in ("pow", "mpow") and isinstance(e.right, S.Name) and e.right.id == "T":
+            return B.transpose(self.node(e.left))
         a, b = self.node(e.left), self.node(e.right)
         op = e.op
         if op == "matmul":
@@ -396,6 +442,10 @@ class Checker:
 
     def matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
         sa, sb = self.shape(a), self.shape(b)
+        if sa.is_row and sb.is_scalar and self._soft_scalar(b):
+            # a'*X*b: a row times a once-used undeclared a–g name; the name is a vector
+            b = self.vars[b.name] = Var(b.name, Shape(self.fresh(), ONE))
+            sb = self.shape(b)
         if sa.is_scalar or sb.is_scalar:
             return B.mul(a, b)
 
@@ -546,6 +596,7 @@ def check(
         tree = source
         text = unparse(tree, syntax)
     ck = Checker(text, syntax, declarations)
+    ck.scan(tree)
     try:
         from .deep import call_deep
 

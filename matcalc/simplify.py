@@ -13,6 +13,7 @@ the printed expression smaller, so the rule set cannot loop.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from fractions import Fraction
 from typing import Callable
@@ -492,6 +493,31 @@ def inner_product_as_sum(n: MatMul) -> Node | None:
 # ================================================================ kron
 
 
+@rule(Commutation)
+def commutation_of_a_vector(n: Commutation) -> Node | None:
+    """K₍1,n₎ = K₍n,1₎ = I"""
+    if n.r.is_one or n.c.is_one:
+        return Identity(n.r * n.c)
+    return None
+
+
+@rule(MatMul)
+def inner_product_order(n: MatMul) -> Node | None:
+    """bᵀa → aᵀb for vectors, in one canonical order (so a·x + x·a collects to 2a·x)"""
+    if len(n.factors) != 2 or not n.shape.is_scalar:
+        return None
+    a, b = n.factors
+    if not (isinstance(a, Transpose) and a.arg.shape.is_vector and b.shape.is_vector):
+        return None
+    if tree_size(a.arg) > 30 or tree_size(b) > 30:
+        return None
+    from .printing.text import to_ascii
+
+    if (tree_size(b), to_ascii(b)) < (tree_size(a.arg), to_ascii(a.arg)):
+        return B.matmul(B.transpose(b), a.arg)
+    return None
+
+
 @rule(Kron)
 def kron_rules(n: Kron) -> Node | None:
     """I ⊗ I → I;  (c A) ⊗ B → c (A ⊗ B)"""
@@ -507,13 +533,11 @@ def kron_rules(n: Kron) -> Node | None:
 
 @rule(Vec)
 def vec_rules(n: Vec) -> Node | None:
-    """vec(c A) → c vec(A);  vec(A + B) → vec(A) + vec(B)"""
+    """vec(c A) → c vec(A)  (sums go the other way: vec(A) + vec(B) → vec(A + B))"""
     a = n.arg
     if isinstance(a, Mul) and isinstance(a.factors[0], Const):
         c, rest = split_coef(a)
         return B.mul(Const(c), _vec(rest))
-    if isinstance(a, Add):
-        return B.add(*[_vec(t) for t in a.terms])
     return None
 
 
@@ -786,7 +810,7 @@ def common_hadamard_factor(n: Add) -> Node | None:
             for f in set(t.factors):
                 if not isinstance(f, Const):
                     count[f] = count.get(f, 0) + 1
-    best = [f for f, k in count.items() if k >= 2 and not f.shape.is_scalar or (k >= 2 and n.shape.is_scalar)]
+    best = [f for f, k in count.items() if k >= 2]
     for f in sorted(best, key=lambda f: -count[f]):
         inside, outside = [], []
         for t in n.terms:
@@ -802,6 +826,32 @@ def common_hadamard_factor(n: Add) -> Node | None:
         if r is not None:
             return r
     return None
+
+
+@rule(Add)
+def common_coefficient(n: Add) -> Node | None:
+    """2a + 4b → 2(a + 2b): a common integer (or fractional) coefficient moves out of the sum"""
+    coefs = [split_coef(t)[0] for t in n.terms]
+    if any(c.denominator != 1 for c in coefs):
+        return None
+    g = 0
+    for c in coefs:
+        g = math.gcd(g, int(c))
+    if g <= 1:
+        return None
+    return B.mul(Const(Fraction(g)), B.add(*[B.mul(Const(c / g), split_coef(t)[1]) for c, t in zip(coefs, n.terms)], shape=n.shape))
+
+
+@rule(Add)
+def vec_sum(n: Add) -> Node | None:
+    """vec(A) + c vec(B) → vec(A + c B)"""
+    parts = []
+    for t in n.terms:
+        c, rest = split_coef(t)
+        if not isinstance(rest, Vec):
+            return None
+        parts.append(B.mul(Const(c), rest.arg))
+    return Vec(B.add(*parts))
 
 
 @rule(Add)
@@ -886,6 +936,8 @@ def trace_rules(n: Trace) -> Node | None:
         return Trace(a.arg)
     if isinstance(a, Identity):
         return _dim(a.n)
+    if isinstance(a, Kron):
+        return B.mul(rebuild(Trace(a.left)), rebuild(Trace(a.right)))
     if isinstance(a, MatMul):
         fs = a.factors
         for k in range(1, len(fs)):
@@ -902,6 +954,8 @@ def power_rules(n: Pow) -> Node | None:
     if not isinstance(e, Const):
         return None
     q = e.value
+    if isinstance(b, Ones):
+        return b
     if isinstance(b, Pow) and isinstance(b.exponent, Const) and q.denominator == 1:
         return B.power(b.base, Const(b.exponent.value * q))
     if isinstance(b, Apply) and b.fn is SQRT and q.denominator == 1 and q % 2 == 0:

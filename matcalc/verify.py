@@ -479,10 +479,12 @@ class _Pointwise:
             if fn.sympy is None:
                 raise _CannotCheck(f"SymPy has no form of the function {fn.name}")
 
+            same = len(n.args) == 2 and n.args[0] == n.args[1]  # max(a, a) = a: no kink
+
             def apply(*xs: list) -> list:
                 if fn.name in _KINK_AT_ZERO:
                     self._kink_zero(fn.name, xs[0][0])
-                elif fn.name in _KINK_AT_TIE:
+                elif fn.name in _KINK_AT_TIE and not same:
                     self._kink_tie(xs[0][0], xs[1][0])
                 return S.apply(("fn", fn.name), fn.sympy, xs)
 
@@ -490,8 +492,11 @@ class _Pointwise:
         if isinstance(n, Compare):
             test = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}[n.op]
 
+            same = n.left == n.right  # (a > a) is constant: no jump
+
             def indicator(a: list, b: list) -> list:
-                self._kink_tie(a[0], b[0])
+                if not same:
+                    self._kink_tie(a[0], b[0])
                 return S.const(sp.Integer(1 if bool(test(a[0], b[0])) else 0))
 
             return self.elementwise(n, [g(n.left), g(n.right)], indicator)

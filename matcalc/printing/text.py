@@ -262,6 +262,8 @@ class Printer:
                 inner = Out(self.p(n.base).text, self.p(n.base).prec)
                 if v == -1:
                     return Out(f"1/{self.wrap(inner, P_POW)}", P_MUL)
+                if v == Fraction(-1, 2):
+                    return Out(f"1/√{self.wrap(n.base, P_POST)}", P_MUL)
                 return Out(f"1/{self.wrap(n.base, P_POST)}{self.sup(-v)}", P_MUL)
             return Out(f"{self.wrap(n.base, P_POST)}{self.sup(v)}", P_POW, self.p(n.base).tight)
         return Out(f"{self.wrap(n.base, P_POST)}^{self.wrap(e, P_POST)}", P_POW)
