@@ -38,6 +38,7 @@ _TOKEN_WORDS = {
     "DOT_T": "'.T'",
     "NUMBER": "a number",
     "NAME": "a name",
+    "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
     "COMMA": "','",
@@ -67,6 +68,10 @@ class _Builder:
     def number(self, args):
         (tok,) = args
         return S.Number(str(tok), tok.start_pos)
+
+    def string(self, args):
+        (tok,) = args
+        return S.String(str(tok)[1:-1], tok.start_pos)
 
     def name(self, args):
         (tok,) = args
@@ -154,7 +159,8 @@ def _cache_path() -> str | bool:
 
 
 def _describe(expected) -> str:
-    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected})
+    # a quoted option is possible wherever an operand is, but worth mentioning nowhere
+    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t != "STRING"})
     if not words:
         return "something else"
     if len(words) == 1:

@@ -320,8 +320,10 @@ class Checker:
 
     def int_arg(self, ast: S.Expr, allowed: Iterable[int], names: Mapping[str, int] | None = None) -> int:
         allowed = tuple(allowed)
-        if isinstance(ast, S.Name) and names and ast.id in names:
-            return names[ast.id]
+        if isinstance(ast, (S.Name, S.String)) and names:
+            key = ast.id if isinstance(ast, S.Name) else ast.value
+            if key in names:
+                return names[key]
         if isinstance(ast, S.Number):
             v = Fraction(ast.text)
             if v.denominator == 1 and int(v) in allowed:
@@ -359,6 +361,9 @@ class Checker:
         if v and not (Fraction(1, 10**MAX_EXPONENT) <= abs(v) <= 10**MAX_EXPONENT):
             raise LimitError(f"the number {e.text} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
         return B.const(v)
+
+    def _String(self, e: S.String) -> Node:
+        raise self.error(f"'{e.value}' is an option, allowed only where a function takes one (norm(X, 'fro'))", e)
 
     def _Name(self, e: S.Name) -> Node:
         return self.variable(e.id)

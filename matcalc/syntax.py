@@ -30,6 +30,14 @@ class Number:
 
 
 @dataclass(frozen=True)
+class String:
+    """A quoted word, used only as an option: norm(X, 'fro')."""
+
+    value: str
+    pos: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Name:
     id: str
     pos: int = field(default=0, compare=False)
@@ -71,7 +79,7 @@ class Compare:
     pos: int = field(default=0, compare=False)
 
 
-Expr = Union[Number, Name, Call, BinOp, Neg, Transpose, Compare]
+Expr = Union[Number, String, Name, Call, BinOp, Neg, Transpose, Compare]
 
 
 def children(e: Expr) -> tuple[Expr, ...]:

@@ -502,10 +502,6 @@ KNOWN_FAILURES: dict[str, str] = {
     ),
     # -- the a–g scalar convention against what the user typed
     # -- input a textbook user types that is parsed wrongly or not at all
-    "in_norm_fro_string": (
-        "parse: norm(X, 'fro') is documented in the function list, but the grammar has no string literal "
-        "(' is the transpose): ParseError"
-    ),
     # -- unsupported constructs
     "in_trace_expm": "unsupported: expm (matrix exponential) is unknown; ∂tr(e^X)/∂X = (e^X)ᵀ",
 }

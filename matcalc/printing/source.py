@@ -32,6 +32,8 @@ def _go(e: S.Expr, d: str) -> tuple[str, int]:
         return e.text, (PRODUCT if e.text.endswith(".") else ATOM)
     if isinstance(e, S.Name):
         return e.id, ATOM
+    if isinstance(e, S.String):
+        return f"'{e.value}'", ATOM
     if isinstance(e, S.Call):
         parts = [_go(a, d)[0] for a in e.args] + [f"{k}={_go(v, d)[0]}" for k, v in e.keywords]
         return f"{e.func}({', '.join(parts)})", ATOM

@@ -141,6 +141,8 @@ class Printer:
     def _print_Ones(self, n: Ones) -> Out:
         if n.shape.is_row:
             return Out("𝟙" + self.transpose_mark, P_POST, True)
+        if n.shape.is_matrix:
+            return Out("𝟙𝟙" + self.transpose_mark, P_POST, True)  # a matrix of ones
         return Out("𝟙", P_ATOM, True)
 
     def _print_Identity(self, n: Identity) -> Out:
