@@ -83,6 +83,10 @@ def add(*terms: Node, shape: Shape | None = None) -> Node:
             total += t.value
             nconst += 1
             continue
+        if isinstance(t, (Broadcast, Ones)) and (isinstance(t, Ones) or isinstance(t.arg, Const)):
+            total += 1 if isinstance(t, Ones) else t.arg.value  # type: ignore[union-attr]
+            nconst += 1
+            continue
         kept.append(t)
     if nconst and total != 0:
         kept.insert(0, Const(total))

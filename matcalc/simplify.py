@@ -936,7 +936,7 @@ def trace_rules(n: Trace) -> Node | None:
         return Trace(a.arg)
     if isinstance(a, Identity):
         return _dim(a.n)
-    if isinstance(a, Kron):
+    if isinstance(a, Kron) and a.left.shape.is_square and a.right.shape.is_square:
         return B.mul(rebuild(Trace(a.left)), rebuild(Trace(a.right)))
     if isinstance(a, MatMul):
         fs = a.factors

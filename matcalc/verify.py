@@ -177,6 +177,19 @@ class _NotProved(Exception):
     pass
 
 
+class _Malformed(Exception):
+    """A node whose operands do not fit together (an internal error of whoever built it)."""
+
+    def __init__(self, node: Node, problem: str):
+        from .printing import to_text
+
+        try:
+            shown = to_text(node)
+        except Exception:  # pragma: no cover - printing a malformed node may fail too
+            shown = type(node).__name__
+        super().__init__(f"{shown} {problem}")
+
+
 # ====================================================================== numbers
 
 
@@ -371,8 +384,29 @@ class _Pointwise:
     def __call__(self, root: Node) -> list:
         for n in walk(root):
             if n not in self.memo:
-                self.memo[n] = self.eval(n)
+                self._well_formed(n)
+                v = self.eval(n)
+                if self.shape_of(v) != self.dims(n.shape):
+                    raise _Malformed(n, f"is {self.shape_of(v)} entry by entry but declares {n.shape}")
+                self.memo[n] = v
         return self.memo[root]
+
+    def _well_formed(self, n: Node) -> None:
+        """The operands of ``n`` fit together (a node built with the wrong shapes raises :class:`_Malformed`)."""
+        shapes = [self.dims(c.shape) for c in n.children]
+        if isinstance(n, (Trace, Det, LogDet, Inverse, DiagPart)) and shapes[0][0] != shapes[0][1]:
+            raise _Malformed(n, f"needs a square matrix, but its argument is {shapes[0][0]}×{shapes[0][1]}")
+        if isinstance(n, MatMul):
+            for (_, c1), (r2, _) in zip(shapes, shapes[1:]):
+                if c1 != r2:
+                    raise _Malformed(n, f"multiplies a matrix with {c1} columns by one with {r2} rows")
+        if isinstance(n, (Add, Mul, Pow, Apply, Compare)):
+            r, c = self.dims(n.shape)
+            for a, b in shapes:
+                if (a, b) != (r, c) and not (a in (1, r) and b in (1, c) and (a == 1 or b == 1)):
+                    raise _Malformed(n, f"combines a {a}×{b} operand elementwise into a {r}×{c} result")
+        if isinstance(n, Diag) and shapes[0][1] != 1:
+            raise _Malformed(n, f"needs a vector, but its argument is {shapes[0][0]}×{shapes[0][1]}")
 
     # ------------------------------------------------------------ helpers
 
@@ -1050,8 +1084,14 @@ class _SympyCheck:
                 break
             values = {k: _rational_entries(sp, a, self.variables[k].symmetric) for k, a in fpoint.items()}
             try:
-                self._value(plain, values, self.d.expression)  # the function is defined there
-                got = sp.Matrix(self._value(plain, values, self.d.node)[0])
+                try:
+                    self._value(plain, values, self.d.expression)  # the function is defined there
+                except _Malformed as e:
+                    raise _CannotCheck(f"the checked expression is malformed: {e}") from None
+                try:
+                    got = sp.Matrix(self._value(plain, values, self.d.node)[0])
+                except _Malformed as e:
+                    raise _Mismatch(f"matcalc's result is malformed: {e}") from None
                 ref = self.reference_at(values)
             except _BadPoint as e:
                 last = str(e)
