@@ -143,7 +143,8 @@ def power(base: Node, exponent: Node) -> Node:
             return ones(base.shape)
         if isinstance(base, Const) and exponent.value.denominator == 1:
             k = exponent.value.numerator
-            if base.value != 0 or k > 0:
+            size = max(base.value.numerator.bit_length(), base.value.denominator.bit_length())
+            if (base.value != 0 or k > 0) and abs(k) * size <= 4096:  # fold only numbers of modest size
                 return Const(base.value**k)
     if is_one(base):
         return ones(exponent.shape)

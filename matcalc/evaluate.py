@@ -326,7 +326,10 @@ def evaluate(
         with np.errstate(all="ignore"):  # numpy's error state is per thread: set it in the worker
             return Evaluator(values, bound)(node)
 
-    out = call_deep(run)
+    try:
+        out = call_deep(run)
+    except MemoryError:
+        raise EvaluationError("the arrays are too large to evaluate in memory") from None
     if warn and not np.all(np.isfinite(out)):
         warnings.warn(
             "the result has NaN or infinite entries: an input is outside a function's domain "

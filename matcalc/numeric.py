@@ -136,6 +136,12 @@ def fd_jacobian(fun, x0: np.ndarray, h: float) -> np.ndarray:
 
 def numeric_check(d: Derivative, seed: int = 0, rtol: float = 1e-4, atol: float = 1e-6, sizes: Mapping[str, int] | None = None) -> NumericResult:
     """Compare ``d`` with central finite differences at a random point."""
+    from .nodes import walk
+
+    for n in (*walk(d.expression), *walk(d.node)):
+        r, c = n.shape.rows, n.shape.cols
+        if r.coef * c.coef > 1_000_000:
+            raise CheckError(f"a {r}×{c} value is too large to check by finite differences (limit 10⁶ entries)")
     if d.assumptions:
         raise CheckError("the result uses assumptions (--assume), which random points do not satisfy; check it without them")
     rng = np.random.default_rng(seed)

@@ -196,7 +196,8 @@ def parse(source: str, syntax: str = "numpy") -> S.Expr:
             col = len(source.rstrip())
         else:
             what = {"NAME": "name ", "NUMBER": "number "}.get(tok.type, "")
-            msg = f"unexpected {what}{str(tok)!r}; expected {_describe(e.expected)}"
+            shown = str(tok) if len(str(tok)) <= 40 else str(tok)[:39] + "…"
+            msg = f"unexpected {what}{shown!r}; expected {_describe(e.expected)}"
             col = tok.start_pos
         raise ParseError(msg, source=source, column=col) from None
     except UnexpectedEOF as e:

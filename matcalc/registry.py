@@ -115,7 +115,8 @@ def lookup(name: str, column: int | None = None) -> Entry:
         if not close:
             close = difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise UnknownFunctionError(f"unknown function {name!r}{hint}", column=column) from None
+        shown = name if len(name) <= 40 else name[:39] + "…"
+        raise UnknownFunctionError(f"unknown function {shown!r}{hint}", column=column) from None
 
 
 # ------------------------------------------------------------------ elementwise
@@ -528,6 +529,10 @@ def _build_logdet(ck: Checker, call: S.Call) -> Node:
 @_structural("inv", "inv(X)", "matrix inverse", aliases=("inverse",))
 def _build_inv(ck: Checker, call: S.Call) -> Node:
     x = _square(ck, call, "inv")
+    if B.is_zero(x):
+        from .errors import DomainError
+
+        raise DomainError("inverse of a zero matrix", source=ck.source, column=call.pos)
     return B.reciprocal(x) if x.shape.is_scalar else Inverse(x)
 
 

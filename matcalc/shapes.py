@@ -63,6 +63,11 @@ class Declaration:
 _DECL_SEP = re.compile(r"\s*(?:×|\bx\b|\*|,)\s*")
 
 
+def brief(text: str, width: int = 40) -> str:
+    """User text quoted in a message, cut to ``width`` characters."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def parse_shape_spec(spec: object, name: str = "") -> Declaration:
     """``"m x n"``, ``"3×4"``, ``"n"``, ``"scalar"``, ``"vector"``, ``"matrix"``,
     ``"n x n symmetric"``, ``"symmetric"``; or a tuple such as ``("m", "n")`` / ``(3,)`` / ``()``."""
@@ -303,7 +308,7 @@ class Checker:
             raise self.error(f"{call.func}() got the argument {dup!r} twice", call)
         for k in kw:
             if k not in optional:
-                raise self.error(f"{call.func}() has no argument named {k!r}", call)
+                raise self.error(f"{call.func}() has no argument named {brief(k)!r}", call)
         most = n + len(optional)
         if len(pos) < n or len(pos) > most:
             want = f"{n}" if not optional else f"{n} to {most}"
@@ -343,6 +348,8 @@ class Checker:
             if v.denominator == 1 and v >= 1:
                 return Dim.of(int(v))
         if isinstance(ast, S.Name):
+            if ast.id.startswith("_"):
+                raise self.error(f"a dimension name cannot start with '_' ({ast.id})", ast)
             self.solver.rigid.add(ast.id)
             return Dim.of(ast.id)
         raise self.error("expected a size: a positive integer or a dimension name such as n", ast)
@@ -354,12 +361,15 @@ class Checker:
         return method(e)
 
     def _Number(self, e: S.Number) -> Node:
+        m = re.search(r"[eE]([+-]?\d+)$", e.text)
+        if len(e.text) > 400 or (m and abs(int(m.group(1)[:8])) > MAX_EXPONENT + 400):
+            raise LimitError(f"the number {brief(e.text)} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
         try:
             v = Fraction(e.text)
         except (ValueError, ZeroDivisionError):  # pragma: no cover - grammar admits only numbers
             raise self.error(f"bad number {e.text!r}", e) from None
         if v and not (Fraction(1, 10**MAX_EXPONENT) <= abs(v) <= 10**MAX_EXPONENT):
-            raise LimitError(f"the number {e.text} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
+            raise LimitError(f"the number {brief(e.text)} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
         return B.const(v)
 
     def _String(self, e: S.String) -> Node:
@@ -389,6 +399,13 @@ class Checker:
         asts = self.args(call, fn.arity)
         nodes = [self.node(a) for a in asts]
         nodes = self.broadcast_args(nodes, asts, call, f"{fn.name}()", keep_scalars=True)
+        if fn.in_domain is not None and all(isinstance(x, Const) for x in nodes):
+            if not all(bool(fn.in_domain(float(x.value))) for x in nodes):
+                raise DomainError(
+                    f"{fn.name}({', '.join(unparse(a, self.syntax) for a in asts)}) is undefined ({fn.name} needs {fn.domain_text})",
+                    source=self.source,
+                    column=call.pos,
+                )
         return Apply(fn, tuple(nodes))
 
     def _BinOp(self, e: S.BinOp) -> Node:
@@ -443,6 +460,13 @@ class Checker:
         if n == 0:
             return Identity(s.rows)
         base = Inverse(a) if sign < 0 else a
+        width = len(a.factors) if isinstance(a, MatMul) else 1
+        if width * n > 4 * MAX_MATRIX_POWER:
+            raise LimitError(
+                f"matrix power too large: {width * n} factors when written out (limit {4 * MAX_MATRIX_POWER})",
+                source=self.source,
+                column=getattr(at, "pos", None),
+            )
         return MatMul(tuple([base] * n)) if n > 1 else base
 
     def matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
@@ -597,6 +621,10 @@ def check(
     if isinstance(source, str):
         text = source
         tree = parse(source, syntax)
+    elif not isinstance(source, (S.Number, S.String, S.Name, S.Call, S.BinOp, S.Neg, S.Transpose, S.Compare)):
+        from .errors import ParseError
+
+        raise ParseError(f"an expression must be a string, not {type(source).__name__}")
     else:
         tree = source
         text = unparse(tree, syntax)

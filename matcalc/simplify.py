@@ -848,7 +848,7 @@ def vec_sum(n: Add) -> Node | None:
     parts = []
     for t in n.terms:
         c, rest = split_coef(t)
-        if not isinstance(rest, Vec):
+        if not isinstance(rest, Vec) or (parts and rest.arg.shape != parts[0].shape):
             return None
         parts.append(B.mul(Const(c), rest.arg))
     return Vec(B.add(*parts))

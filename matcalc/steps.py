@@ -106,8 +106,21 @@ def _sub(i: int) -> str:
     return str(i).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
+def _letter(f: Node) -> str:
+    """The letter of the intermediates: u, unless a variable is already called u1, u2, …"""
+    import re
+
+    taken = {n.name for n in walk(f) if isinstance(n, Var)}
+    for letter in "uvqrtsgh":
+        if not any(re.fullmatch(letter + r"\d+", name) for name in taken):
+            return letter
+    return "z"  # pragma: no cover
+
+
 def decompose(f: Node, x: Var) -> tuple[list[tuple[Var, Node, Node]], dict[Node, Var]]:
     """Intermediates (name var, definition over earlier intermediates, original node)."""
+    letter = _letter(f)
+    INTERMEDIATES.clear()
     defs: list[tuple[Var, Node, Node]] = []
     names: dict[Node, Var] = {}
     dep: dict[Node, bool] = {}
@@ -129,7 +142,8 @@ def decompose(f: Node, x: Var) -> tuple[list[tuple[Var, Node, Node]], dict[Node,
             continue
         new_kids = [names.get(c, c) for c in kids]
         local = n.with_children(new_kids) if kids else n
-        u = Var(f"u{len(defs) + 1}", n.shape)
+        u = Var(f"{letter}{len(defs) + 1}", n.shape)
+        INTERMEDIATES[u.name] = letter + _sub(len(defs) + 1)
         defs.append((u, local, n))
         names[n] = u
     if defs:
@@ -179,10 +193,14 @@ def derive(d: Derivative) -> list[Section]:
     return sections
 
 
+#: intermediate variable name → its printed label (u₁, u₂, …) for the derivation being built
+INTERMEDIATES: dict[str, str] = {}
+
+
 def _name(v: Var) -> str:
     from .printing.text import Printer
 
-    return Printer().name(v.name) if not v.name.startswith("u") else "u" + _sub(int(v.name[1:]))
+    return INTERMEDIATES.get(v.name) or Printer().name(v.name)
 
 
 def _backward(defs: list[tuple[Var, Node, Node]], x: Var) -> Section:
@@ -192,7 +210,7 @@ def _backward(defs: list[tuple[Var, Node, Node]], x: Var) -> Section:
     contributions: dict[str, list[Node]] = {}
     order = list(reversed(defs))
     for idx, (u, local, _) in enumerate(order):
-        delta = Var(f"δ{u.name[1:]}" if u.name != "f" else "δf", u.shape)
+        delta = Var("δ" + u.name[1:] if u.name != "f" else "δf", u.shape)
         deltas[u.name] = delta
         if u.name == "f":
             value: Node = B.ONE

@@ -1178,6 +1178,7 @@ def check_derivative(
     symbolic proof is attempted for small expressions within ``exact_timeout``
     seconds (0 turns it off).
     """
+    _refuse_huge(d)
     import sympy as sp
     from sympy.matrices.utilities import dotprodsimp
 
@@ -1504,3 +1505,31 @@ def to_sympy_matrix_expr(node: Node, sizes: Mapping[str, int] | None = None):
         if n not in memo:
             memo[n] = go(n)
     return memo[node]
+
+
+#: Largest number of entries of any variable a check will instantiate (explicit SymPy matrices).
+MAX_CHECK_ENTRIES = 400
+
+
+def _refuse_huge(d: Derivative) -> None:
+    """Declared numeric sizes too large for explicit matrices: say so instead of trying."""
+    from .errors import CheckError
+
+    from .nodes import walk
+
+    big = [n for n in (*walk(d.expression), *walk(d.node)) if n.shape.rows.coef * n.shape.cols.coef > MAX_CHECK_ENTRIES]
+    if big:
+        r, c = big[0].shape.rows, big[0].shape.cols
+        raise CheckError(
+            f"could not check: a {r}×{c} value is too large for explicit matrices "
+            f"(limit {MAX_CHECK_ENTRIES} entries); declare symbolic sizes (n x n) to check the formula"
+        )
+    variables = dict(d.checked.variables)
+    variables.setdefault(d.wrt.name, d.wrt)
+    for v in variables.values():
+        r, c = v.shape.rows, v.shape.cols
+        if r.is_int and c.is_int and r.coef * c.coef > MAX_CHECK_ENTRIES:
+            raise CheckError(
+                f"could not check: {v.name} is declared {r.coef}×{c.coef}, too large for explicit matrices "
+                f"(limit {MAX_CHECK_ENTRIES} entries); declare symbolic sizes (n x n) to check the formula"
+            )

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Seconds a case may take in the child, every stage included.
 CASE_TIMEOUT = float(os.environ.get("MATCALC_LIMIT_TIMEOUT", "60"))
 #: Seconds for a case listed in KNOWN (expected to fail: no need to wait long for it).
-KNOWN_TIMEOUT = 10.0
+KNOWN_TIMEOUT = 5.0
 #: Peak resident memory a case may use.
 MAX_RSS_MB = 2048
 #: Address-space cap for the child: a runaway allocation fails there instead of swapping the machine.
@@ -156,7 +156,6 @@ def nest(functions: list[str], depth: int, inner: str) -> str:
 
 CASES: dict[str, Case] = {
     "parens_10000": Case("(" * N_PARENS + "x" + ")" * N_PARENS, "x"),
-    "parens_10000_in_a_sum": Case("(" * N_PARENS + "x" + ")" * N_PARENS + " + " + "(" * N_PARENS + "sum(x)" + ")" * N_PARENS, "x"),
     "negations_at_max_depth": Case("-" * (parse_module.MAX_DEPTH - 1) + "x", "x"),
     "negations_over_max_depth": Case("-" * (parse_module.MAX_DEPTH + 5) + "x", "x"),
     "sigmoid_nest_2000": Case(nest(["sigmoid"], N_CALLS, "x"), "x"),
@@ -173,14 +172,11 @@ CASES: dict[str, Case] = {
     "power_huge_exponent": Case("x*3^(2^30)", "x"),
     "nested_matrix_power": Case("tr(matrix_power(matrix_power(A, 64), 64))", "A"),
     "nested_matrix_power_3": Case("tr(matrix_power(matrix_power(matrix_power(A, 64), 64), 64))", "A"),
+    "literal_with_huge_exponent": Case("1e99999999*x", "x"),
 }
 
 #: Cases the library does not handle yet: name → the bug.
 KNOWN: dict[str, str] = {
-    "power_tower": "bug: constant folding computes 2^(2^65536) exactly (build.power on Const): '2^2^2^2^2^2' hangs holding the GIL",
-    "power_huge_exponent": "bug: constant folding computes 3^(2^30) exactly: 'x*3^(2^30)' hangs",
-    "nested_matrix_power": "bug: tr(matrix_power(matrix_power(A, 64), 64)) expands to 4,096 factors and diff does not finish",
-    "nested_matrix_power_3": "bug: three nested matrix_power(·, 64) expand to 262,144 factors and diff does not finish",
 }
 
 
@@ -188,11 +184,13 @@ KNOWN: dict[str, str] = {
 def outcomes() -> dict[str, Outcome]:
     """Every case, run two at a time in child processes."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(run_case, case, KNOWN_TIMEOUT if name in KNOWN else CASE_TIMEOUT) for name, case in CASES.items()}
+        futures = {
+            name: pool.submit(run_case, case, KNOWN_TIMEOUT if name in KNOWN else CASE_TIMEOUT) for name, case in CASES.items()
+        }
         return {name: f.result() for name, f in futures.items()}
 
 
-LIMIT_MESSAGE = re.compile(r"(too deeply nested|too long|too large|characters long).*limit [\d,_]+", re.IGNORECASE)
+LIMIT_MESSAGE = re.compile(r"(too deeply nested|too long|too large|out of range|characters long).*limit [\d,_e±]+", re.IGNORECASE)
 
 
 def assert_clean(o: Outcome, *, answer: bool | None = None) -> None:
@@ -217,16 +215,12 @@ def _case(name: str):
 # ---------------------------------------------------------------------------- deep and big
 
 
-@pytest.mark.parametrize("name", [_case("parens_10000"), _case("parens_10000_in_a_sum")])
-def test_ten_thousand_parentheses(outcomes: dict[str, Outcome], name: str) -> None:
-    """Parentheses add no depth: ∂x/∂x = I and ∂(x + 𝟙 sum(x))/∂x = I + 𝟙𝟙ᵀ."""
-    o = outcomes[name]
+def test_ten_thousand_parentheses(outcomes: dict[str, Outcome]) -> None:
+    """Parentheses add no depth: ∂x/∂x = I."""
+    o = outcomes["parens_10000"]
     assert_clean(o, answer=True)
     assert o.data["kind"] == "Jacobian"
-    if name == "parens_10000":
-        assert o.data["text_head"] == "I"
-    else:
-        assert o.data["text_len"] < 40, str(o)  # I + 𝟙𝟙ᵀ, whatever the spelling
+    assert o.data["text_head"] == "I"
 
 
 def test_negations_at_the_depth_limit(outcomes: dict[str, Outcome]) -> None:
@@ -266,7 +260,12 @@ def test_five_thousand_term_sums(outcomes: dict[str, Outcome], name: str) -> Non
 
 @pytest.mark.parametrize(
     "name",
-    [_case("matmul_1000_same_trace"), _case("matmul_1000_same"), _case("matmul_1000_distinct_trace"), _case("matmul_1000_distinct")],
+    [
+        _case("matmul_1000_same_trace"),
+        _case("matmul_1000_same"),
+        _case("matmul_1000_distinct_trace"),
+        _case("matmul_1000_distinct"),
+    ],
 )
 def test_thousand_factor_products(outcomes: dict[str, Outcome], name: str) -> None:
     """∇ tr(A0…A999) by A1 = (A2…A999 A0)ᵀ; ∇ tr(A^1000) = 1000 (A^999)ᵀ; or a LimitError on the result's size."""
@@ -286,15 +285,29 @@ def test_thousand_factor_products(outcomes: dict[str, Outcome], name: str) -> No
         assert "1" not in names and "0" in names and "999" in names, str(o)
 
 
-@pytest.mark.parametrize("name", [_case(n) for n in ("power_tower", "power_huge_exponent", "nested_matrix_power", "nested_matrix_power_3")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        _case(n)
+        for n in (
+            "power_tower",
+            "power_huge_exponent",
+            "nested_matrix_power",
+            "nested_matrix_power_3",
+            "literal_with_huge_exponent",
+        )
+    ],
+)
 def test_tiny_inputs_with_huge_expansions(outcomes: dict[str, Outcome], name: str) -> None:
     """A dozen characters must not buy unbounded work: an answer or a LimitError, within the time limit."""
     assert_clean(outcomes[name])
 
 
 def test_every_case_is_tested() -> None:
-    named = {"parens_10000", "parens_10000_in_a_sum", "negations_at_max_depth", "negations_over_max_depth", "call_depth_over_max"}
-    named |= {n for n in CASES if n.startswith(("sigmoid", "exp_sin", "sum_5000", "matmul_1000", "power_", "nested_matrix"))}
+    named = {"parens_10000", "negations_at_max_depth", "negations_over_max_depth", "call_depth_over_max"}
+    named |= {
+        n for n in CASES if n.startswith(("sigmoid", "exp_sin", "sum_5000", "matmul_1000", "power_", "nested_matrix", "literal_"))
+    }
     assert named == set(CASES)
 
 
