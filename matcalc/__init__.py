@@ -27,7 +27,6 @@ from .errors import (
     UnsupportedError,
     VariableError,
 )
-
 from .parse import parse  # cheap: lark is imported on the first parse
 
 __version__ = "0.1.0"

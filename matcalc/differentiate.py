@@ -11,8 +11,8 @@ once and the differential's size grows linearly with the expression's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import singledispatch
-from typing import Callable
 
 from . import build as B
 from .errors import UnsupportedError

@@ -8,8 +8,8 @@ always two-dimensional: scalars are 1×1, vectors are columns (n×1), a row vect
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 
 @dataclass(frozen=True, order=True)

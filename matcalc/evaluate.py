@@ -9,8 +9,9 @@ matrix is formed inside a product.
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
-from typing import Any, Mapping
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ from .nodes import (
 from .registry import ELEMENTWISE, Elementwise
 
 
-@lru_cache(maxsize=None)
+@cache
 def numpy_function(fn: Elementwise):
     """The registry entry's NumPy template compiled to a function."""
     ns: dict[str, Any] = {"np": np}

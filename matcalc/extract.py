@@ -31,7 +31,6 @@ from .nodes import (
     MatMul,
     Mul,
     Node,
-    Ones,
     Sum,
     Trace,
     Transpose,

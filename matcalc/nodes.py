@@ -13,9 +13,10 @@ Numbers are exact ``Fraction`` values.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .dims import ONE, SCALAR, Dim, Shape
 

@@ -9,12 +9,12 @@ conditioned.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dims import Shape
 from .errors import CheckError, EvaluationError
 from .evaluate import evaluate
 from .nodes import Node, Var
@@ -167,7 +167,7 @@ def numeric_check(d: Derivative, seed: int = 0, rtol: float = 1e-4, atol: float 
     got = evaluate(d.node, variables, user, sz, warn=False)
     kind = d.kind
     if d.order == 2:
-        from .engine import Options, first_order
+        from .engine import first_order
 
         g, _, _ = first_order(f, x)
         h = 1e-5

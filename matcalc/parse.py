@@ -6,7 +6,7 @@ parse tree and no recursion), so deeply nested input costs no Python stack.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from . import syntax as S
@@ -47,7 +47,7 @@ _TOKEN_WORDS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def grammar_text() -> str:
     """The grammar: inside the installed package (the wheel puts it in matcalc/grammar/),
     or, in a source checkout, in the top-level ``grammar/`` folder."""
@@ -129,7 +129,7 @@ def _pos(e: S.Expr) -> int:
     return getattr(e, "pos", 0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser(dialect: str):
     from lark import Lark
 

@@ -14,9 +14,10 @@ whose ``build`` turns the call into checked nodes; their derivative rules live i
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import build as B
 from .dims import ONE as DIM_ONE
@@ -25,7 +26,6 @@ from .errors import UnknownFunctionError
 from .nodes import (
     Apply,
     Commutation,
-    Unvec,
     Compare,
     Det,
     Diag,
@@ -40,6 +40,7 @@ from .nodes import (
     Softmax,
     Sum,
     Trace,
+    Unvec,
     Vec,
 )
 

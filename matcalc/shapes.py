@@ -11,9 +11,9 @@ never unify.  Undeclared dimensions are named n, m, p, … at the end.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Mapping, Sequence
 
 from . import build as B
 from . import syntax as S
@@ -21,11 +21,11 @@ from .dims import ONE, Dim, DimMismatch, DimSolver, Shape
 from .errors import DeclarationError, DomainError, LimitError, MatcalcError, ShapeError
 from .nodes import (
     Add,
-    Const,
     Apply,
     Broadcast,
     Commutation,
     Compare,
+    Const,
     DimValue,
     Identity,
     Inverse,

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 from . import build as B
-from .dims import ONE as D1
 from .dims import Shape
 from .nodes import (
     Add,
@@ -357,7 +356,7 @@ def _is_ones_col(n: Node) -> bool:
     return isinstance(n, Ones) and n.shape.cols.is_one
 
 
-def _pairwise(fn: Callable[[Node, Node], "Node | None"]) -> Rule:
+def _pairwise(fn: Callable[[Node, Node], Node | None]) -> Rule:
     """Lift a rule on two adjacent factors of a product to the whole product."""
 
     def apply(n: Node) -> Node | None:

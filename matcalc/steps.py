@@ -44,7 +44,6 @@ from .nodes import (
     Var,
     Vec,
     depends_on,
-
     walk,
 )
 from .simplify import simplify

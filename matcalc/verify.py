@@ -1514,7 +1514,6 @@ MAX_CHECK_ENTRIES = 400
 def _refuse_huge(d: Derivative) -> None:
     """Declared numeric sizes too large for explicit matrices: say so instead of trying."""
     from .errors import CheckError
-
     from .nodes import walk
 
     big = [n for n in (*walk(d.expression), *walk(d.node)) if n.shape.rows.coef * n.shape.cols.coef > MAX_CHECK_ENTRIES]

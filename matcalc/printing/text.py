@@ -454,7 +454,6 @@ class AsciiPrinter(Printer):
         sign = ""
         if num and isinstance(num[0], Const) and num[0].value < 0:
             sign = "-"
-            from .. import build as B
 
             num[0] = Const(-num[0].value)
             if num[0].value == 1 and len(num) > 1:
