@@ -369,7 +369,9 @@ def run_hypothesis(args: argparse.Namespace) -> int:
         def target(pair: tuple[str, str], data: Any) -> None:
             source, syntax = pair
             shapes = data.draw(F.declarations(source))
-            fmt = data.draw(st.sampled_from(F.cli_formats())) if tally.runs % args.cli_every == 0 else None
+            fmt = data.draw(st.sampled_from(F.cli_formats()))  # always drawn: Hypothesis needs draws independent of outside state
+            if tally.runs % args.cli_every:
+                fmt = None
             layouts = F.LAYOUTS if args.all_layouts else (data.draw(st.sampled_from(F.LAYOUTS)),)
             report = F.exercise(
                 source,

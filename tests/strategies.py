@@ -680,9 +680,11 @@ class Gen:
         return G("2" + psym + wrap(e, UNARY), POWER, s, 2**e.bound, e.vars, 2**-e.bound)
 
     def compare(self, s: Shape, d: int) -> G:
-        sa, sb = self.bcast_pair(s)
-        a = self.expr(sa, d)
-        b = self.expr(sb, d) if self.coin(0.6) else self.num(self.pick([0.0, 0.5, 1.0]))
+        if self.coin(0.6):
+            sa, sb = self.bcast_pair(s)
+            a, b = self.expr(sa, d), self.expr(sb, d)
+        else:  # against a number: the left side carries the shape
+            a, b = self.expr(s, d), self.num(self.pick([0.0, 0.5, 1.0]))
         op = self.pick([">", ">=", "<", "<="])
         return G(wrap(a, SUM) + f" {op} " + wrap(b, SUM), COMPARE, s, 1.0, a.vars | b.vars)
 

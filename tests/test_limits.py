@@ -5,10 +5,15 @@ a child process (``python -c``, the expression on stdin) so that a crash of the
 interpreter shows up as a signal instead of killing the test run; the child reports
 what happened at each stage, and its peak resident memory (``ru_maxrss``), as JSON.
 
-Limits (see ``matcalc/parse.py`` and ``matcalc/deep.py``):
+Limits (as observed when this file was written):
 
 * ``parse.MAX_LENGTH`` = 1,000,000 characters, checked before parsing;
 * ``parse.MAX_DEPTH`` = 10,000 levels of syntax tree (parentheses add none);
+* ``shapes.MAX_EXPONENT`` = 300: number literals outside 1e±300 are a LimitError;
+* ``shapes.MAX_MATRIX_POWER`` = 64, and at most 256 factors once nested powers are
+  written out;
+* ``engine.MAX_DIFFERENTIAL`` = 50,000 terms and factors in a derivative (beyond it,
+  "the derivative is too large");
 * recursive passes run in a thread with a 512 MB stack and a recursion limit of
   200,000 (``deep.call_deep``).
 
@@ -176,8 +181,7 @@ CASES: dict[str, Case] = {
 }
 
 #: Cases the library does not handle yet: name → the bug.
-KNOWN: dict[str, str] = {
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

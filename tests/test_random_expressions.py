@@ -7,15 +7,20 @@ a variable, a layout and an order.  For each one:
 * ``numeric_check`` compares matcalc's derivative with central finite differences at
   a random point inside the domain (a case where no finite point exists is skipped,
   and counted: the generator keeps that rare);
-* the three layouts agree up to the documented transposes: a gradient in numerator
-  layout is the transpose of the mixed one, a Jacobian in denominator layout is the
-  transpose of the mixed one (of vec-Jacobians too), a derivative of a column by a
-  scalar is a row in denominator layout, and Hessians do not depend on the layout
-  (and are symmetric when the variable is not declared symmetric);
-* ``d.ascii()`` parses back in the same dialect and evaluates to the same numbers.
+* the layouts agree up to the documented transposes (the drawn layout against the
+  mixed one, all three on every third case): a gradient in numerator layout is the
+  transpose of the mixed one, a (vec-)Jacobian in denominator layout is the
+  transpose of the mixed one, a derivative of a column by a scalar is a row in
+  denominator layout, and Hessians do not depend on the layout (and are symmetric
+  when the variable is not declared symmetric);
+* ``d.ascii()`` parses back in the same dialect and evaluates to the same numbers;
+* on every fourth case, ``d.to_function()`` and the generated NumPy module
+  (``d.numpy_source()``) return the same numbers, in the user's shapes.
 
-The summary at the end of the session (conftest) prints how many cases ran, how many
-were skipped, and every case slower than a second.
+A bug found this way gets a ``test_regression_*`` test at the end of this file
+(``xfail(strict=True)`` while it is open); while open, the random tests step around
+it by name and count each time they do in the session summary (conftest), which
+also prints how many cases ran, how many were skipped, and the slowest cases.
 """
 
 from __future__ import annotations
