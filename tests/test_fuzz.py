@@ -783,20 +783,20 @@ def _assert_clean(report: Report) -> None:
     assert not new, "\n".join(str(e) for e in new)
 
 
-@fuzz_settings(250)
+@fuzz_settings(200)
 @given(source=RANDOM_TEXT, syntax=st.sampled_from(SYNTAXES))
 def test_random_strings(source: str, syntax: str) -> None:
     _assert_clean(exercise(source, syntax, cli_format="text", cli_shape=False))
 
 
-@fuzz_settings(250)
+@fuzz_settings(200)
 @given(source=token_soups(), syntax=st.sampled_from(SYNTAXES), data=st.data())
 def test_token_soups(source: str, syntax: str, data: st.DataObject) -> None:
     fmt = data.draw(st.sampled_from(cli_formats()))
     _assert_clean(exercise(source, syntax, cli_format=fmt))
 
 
-@fuzz_settings(50)
+@fuzz_settings(40)
 @given(pair=valid_inputs(), data=st.data())
 def test_generated_expressions(pair: tuple[str, str], data: st.DataObject) -> None:
     source, syntax = pair
