@@ -12,6 +12,7 @@ from .errors import MatcalcError, VariableError
 from .nodes import Node, Var, dag_size, map_bottom_up, tree_size
 from .printing import to_ascii, to_text
 from .shapes import Checked, check
+from .simplify import session
 
 
 @dataclass
@@ -207,6 +208,14 @@ def diff(
     checked = check(expr, shapes, syntax)
     facts = _parse_assumptions(assume, checked, shapes, syntax)
     out: dict[str, Derivative] = {}
+    with session():
+        _diff_each(checked, names, opts, facts, out)
+    if isinstance(wrt, str) and len(names) == 1:
+        return out[names[0]]
+    return out
+
+
+def _diff_each(checked: Checked, names: list[str], opts: Options, facts, out: dict[str, Derivative]) -> None:
     for name in names:
         var = checked.variables.get(name) or checked.declared.get(name)
         if var is None:
@@ -218,9 +227,6 @@ def diff(
         if facts:
             res = Result(_apply_assumptions(res.node, facts), res.kind, res.differential, res.natural)
         out[name] = Derivative(checked, var, res, opts, facts)
-    if isinstance(wrt, str) and len(names) == 1:
-        return out[names[0]]
-    return out
 
 
 def shape(expr: str, *, shapes: Mapping[str, Any] | None = None, syntax: str = "numpy") -> dict[str, str]:

@@ -34,14 +34,21 @@ class _Interned(type):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         obj = super().__call__(*args, **kwargs)
         key = (cls, obj._key())
-        live = _INTERN.get(key)
+        try:
+            live = _INTERN_DATA[key]()
+        except KeyError:
+            live = None
         if live is not None:
             return live
+        object.__setattr__(obj, "_hash", hash(key))
         _INTERN[key] = obj
         return obj
 
 
 _INTERN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: the weak references behind ``_INTERN``, read directly on the hot path (``get`` costs a
+#: Python-level call per node built)
+_INTERN_DATA = _INTERN.data
 
 
 class Node(metaclass=_Interned):
@@ -55,11 +62,12 @@ class Node(metaclass=_Interned):
         return tuple(getattr(self, f) for f in self._field_names)
 
     def __hash__(self) -> int:
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((type(self).__name__, self._key()))
+        try:
+            return self._hash  # set when the node is interned
+        except AttributeError:  # built around the metaclass (unpickled): hash as interning would
+            h = hash((type(self), self._key()))
             object.__setattr__(self, "_hash", h)
-        return h
+            return h
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -84,14 +92,18 @@ class Node(metaclass=_Interned):
 
     @property
     def children(self) -> tuple[Node, ...]:
-        out: list[Node] = []
-        for f in self.child_fields:
-            v = getattr(self, f)
-            if isinstance(v, tuple):
-                out.extend(v)
-            else:
-                out.append(v)
-        return tuple(out)
+        kids = self.__dict__.get("_kids")
+        if kids is None:
+            out: list[Node] = []
+            for f in self.child_fields:
+                v = getattr(self, f)
+                if isinstance(v, tuple):
+                    out.extend(v)
+                else:
+                    out.append(v)
+            kids = tuple(out)
+            object.__setattr__(self, "_kids", kids)
+        return kids
 
     def with_children(self, new: tuple[Node, ...] | list[Node]) -> Node:
         """A copy of this node with its children replaced (same order as ``children``)."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 
 from . import build as B
@@ -99,8 +100,14 @@ def rebuild(n: Node) -> Node:
 
 
 class Simplifier:
-    def __init__(self) -> None:
-        self.memo: dict[Node, Node] = {}
+    """One pass: bottom-up to a fixed point, remembering the result of every node seen.
+
+    A pass's result depends only on the node and the trial depth, so passes at one
+    depth may share their memo (see :func:`session`).
+    """
+
+    def __init__(self, memo: dict[Node, Node] | None = None) -> None:
+        self.memo: dict[Node, Node] = {} if memo is None else memo
 
     def __call__(self, n: Node) -> Node:
         done = self.memo.get(n)
@@ -136,15 +143,46 @@ class Simplifier:
         return cur
 
 
+#: The memos shared by the passes of one session: key ``("pass", k)`` for the k-th
+#: top-level pass, ``("trial", depth)`` for tried alternatives at that depth.
+_SESSION: dict[tuple[str, int], dict[Node, Node]] | None = None
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Let every simplification inside share its memos (one ``matcalc.diff`` call).
+
+    The derivative, its differential and the layout transpose have most
+    subexpressions in common, and tried alternatives recur; each is simplified once.
+    """
+    global _SESSION
+    if _SESSION is not None:
+        yield
+        return
+    _SESSION = {}
+    try:
+        yield
+    finally:
+        _SESSION = None
+
+
+def _memo(kind: str, k: int) -> dict[Node, Node] | None:
+    if _SESSION is None:
+        return None
+    if kind == "pass" and TRACE is not None:
+        return None  # a recorded derivation must see every top-level rewrite
+    return _SESSION.setdefault((kind, k), {})
+
+
 def simplify(n: Node) -> Node:
     """Bring ``n`` to textbook form."""
     from .deep import call_deep
 
-    s = Simplifier()
-    out = call_deep(s, n)
+    out = call_deep(Simplifier(_memo("pass", 1)), n)
+    if out is n:
+        return n  # n is a fixed point: a second pass would find nothing either
     # a second pass lets rules see the results of rewrites below them
-    out2 = call_deep(Simplifier(), out)
-    return out2
+    return call_deep(Simplifier(_memo("pass", 2)), out)
 
 
 def smaller(candidate: Node | None, current: Node, margin: int = 1) -> Node | None:
@@ -174,7 +212,7 @@ def _try(n: Node, candidate: Callable[[], Node | None], margin: int = 1) -> Node
 def _trial(c: Node) -> Node:
     _depth[0] += 1
     try:
-        return Simplifier()(c)
+        return Simplifier(_memo("trial", _depth[0]))(c)
     finally:
         _depth[0] -= 1
 
