@@ -73,23 +73,26 @@ def add(*terms: Node, shape: Shape | None = None) -> Node:
             shape = t.shape
             break
     shape = shape or (flat[0].shape if flat else SCALAR)
-    total = Fraction(0)
+    total: int | Fraction = 0  # plain ints until a fraction turns up: Fraction arithmetic is slow
     nconst = 0
     kept: list[Node] = []
     for t in flat:
-        if is_zero(t):
-            continue
-        if isinstance(t, Const):
-            total += t.value
+        tt = type(t)
+        if tt is Const:
+            total += t.value  # type: ignore[attr-defined]
             nconst += 1
+        elif tt is Zero:
             continue
-        if isinstance(t, (Broadcast, Ones)) and (isinstance(t, Ones) or isinstance(t.arg, Const)):
-            total += 1 if isinstance(t, Ones) else t.arg.value  # type: ignore[union-attr]
+        elif tt is Ones:
+            total += 1
             nconst += 1
-            continue
-        kept.append(t)
+        elif tt is Broadcast and type(t.arg) is Const:  # type: ignore[attr-defined]
+            total += t.arg.value  # type: ignore[attr-defined]
+            nconst += 1
+        else:
+            kept.append(t)
     if nconst and total != 0:
-        kept.insert(0, Const(total))
+        kept.insert(0, Const(Fraction(total)))
     if not kept:
         return zero(shape)
     if not shape.is_scalar:
@@ -111,17 +114,22 @@ def mul(*factors: Node) -> Node:
         if not f.shape.is_scalar:
             shape = f.shape
             break
-    coef = Fraction(1)
+    coef: int | Fraction = 1  # plain ints until a fraction turns up: Fraction arithmetic is slow
     kept: list[Node] = []
     for f in flat:
-        if is_zero(f):
+        tf = type(f)
+        if tf is Const:
+            v = f.value  # type: ignore[attr-defined]
+            if v == 0:
+                return zero(shape)
+            if v != 1:
+                coef = coef * v
+        elif tf is Zero:
             return zero(shape)
-        if isinstance(f, Const):
-            coef *= f.value
         else:
             kept.append(f)
     if coef != 1 or not kept:
-        kept.insert(0, Const(coef))
+        kept.insert(0, Const(Fraction(coef)))
     if len(kept) == 1:
         return kept[0]
     return Mul(tuple(kept))

@@ -160,6 +160,7 @@ def session() -> Iterator[None]:
         yield
         return
     _SESSION = {}
+    _spent[0] = 0
     try:
         yield
     finally:
@@ -178,6 +179,8 @@ def simplify(n: Node) -> Node:
     """Bring ``n`` to textbook form."""
     from .deep import call_deep
 
+    if _SESSION is None:
+        _spent[0] = 0
     out = call_deep(Simplifier(_memo("pass", 1)), n)
     if out is n:
         return n  # n is a fixed point: a second pass would find nothing either
@@ -199,9 +202,20 @@ TRY_DEPTH = 2
 _depth = [0]
 
 
+#: Total printed size of the alternatives one session may try (a session without one
+#: gets a fresh budget per call).  The textbook corpus uses at most 8,100 (layer norm); it
+#: bounds the time spent on large second derivatives, which then stay less simplified.
+TRY_BUDGET = 20_000
+_spent = [0]
+
+
+def _may_try(n: Node) -> bool:
+    return tree_size(n) <= TRY_LIMIT and _depth[0] < TRY_DEPTH and _spent[0] < TRY_BUDGET
+
+
 def _try(n: Node, candidate: Callable[[], Node | None], margin: int = 1) -> Node | None:
     """Simplify an alternative form of ``n`` and keep it if it prints smaller."""
-    if tree_size(n) > TRY_LIMIT or _depth[0] >= TRY_DEPTH:
+    if not _may_try(n):
         return None
     c = candidate()
     if c is None:
@@ -210,6 +224,7 @@ def _try(n: Node, candidate: Callable[[], Node | None], margin: int = 1) -> Node
 
 
 def _trial(c: Node) -> Node:
+    _spent[0] += tree_size(c)
     _depth[0] += 1
     try:
         return Simplifier(_memo("trial", _depth[0]))(c)
@@ -830,7 +845,7 @@ def common_matrix_factor(n: Add) -> Node | None:
             merged = B.matmul(inner, key) if side == -1 else B.matmul(key, inner)
             rest_terms = [t for i, t in enumerate(n.terms) if i not in idx]
             cand = B.add(*rest_terms, merged, shape=n.shape)
-            r = smaller(_trial(cand), n) if tree_size(n) <= TRY_LIMIT and _depth[0] < TRY_DEPTH else None
+            r = smaller(_trial(cand), n) if _may_try(n) else None
             if r is not None:
                 return r
     return None
@@ -839,7 +854,7 @@ def common_matrix_factor(n: Add) -> Node | None:
 @rule(Add)
 def common_hadamard_factor(n: Add) -> Node | None:
     """A ⊙ B + A ⊙ C → A ⊙ (B + C), kept only when the result is smaller"""
-    if tree_size(n) > TRY_LIMIT or _depth[0] >= TRY_DEPTH:
+    if not _may_try(n):
         return None
     count: dict[Node, int] = {}
     for t in n.terms:
