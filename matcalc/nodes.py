@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .dims import ONE, SCALAR, Dim, Shape
+from .record import fields_of, make_init
 
 if TYPE_CHECKING:  # pragma: no cover
     from .registry import Elementwise
@@ -148,47 +149,18 @@ def node(*child_fields: str) -> Callable[[type], type]:
     """Class decorator: an immutable record node with the given child fields.
 
     The fields are the class's annotated names, in order; a class attribute of the
-    same name is the field's default.  (A dataclass would do, but building ~35 of them
-    costs ~20 ms of every ``matcalc`` command's start-up.)
+    same name is the field's default (see :mod:`matcalc.record`).
     """
 
     def wrap(cls: type) -> type:
-        names = tuple(cls.__dict__.get("__annotations__", {}))
-        defaults = {k: cls.__dict__[k] for k in names if k in cls.__dict__}
-        cls.__init__ = _record_init(cls.__name__, names, defaults)  # type: ignore[misc]
+        names, defaults = fields_of(cls)
+        cls.__init__ = make_init(cls.__name__, names, defaults)  # type: ignore[misc]
         cls.child_fields = child_fields
         cls._field_names = names
         cls._nfields = len(names)
         return cls
 
     return wrap
-
-
-def _record_init(clsname: str, names: tuple[str, ...], defaults: dict[str, Any]) -> Callable[..., None]:
-    count = len(names)
-    known = frozenset(names)
-
-    def __init__(self: Node, *args: Any, **kwargs: Any) -> None:
-        if len(args) == count and not kwargs:
-            self.__dict__.update(zip(names, args))
-            return
-        if len(args) > count:
-            raise TypeError(f"{clsname}() takes {count} arguments ({len(args)} given)")
-        values = dict(defaults)
-        values.update(zip(names, args))
-        for k, v in kwargs.items():
-            if k not in known:
-                raise TypeError(f"{clsname}() got an unexpected argument {k!r}")
-            if k in names[: len(args)]:
-                raise TypeError(f"{clsname}() got two values for {k!r}")
-            values[k] = v
-        missing = [k for k in names if k not in values]
-        if missing:
-            raise TypeError(f"{clsname}() is missing {', '.join(missing)}")
-        self.__dict__.update(values)
-
-    __init__.__qualname__ = f"{clsname}.__init__"
-    return __init__
 
 
 # ---------------------------------------------------------------- leaves

@@ -19,64 +19,65 @@ mpow       matrix power                                —          ``^``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Union
 
+from .record import record
 
-@dataclass(frozen=True)
+
+@record(ignore=("pos",))
 class Number:
     text: str
-    pos: int = field(default=0, compare=False)
+    pos: int = 0
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class String:
     """A quoted word, used only as an option: norm(X, 'fro')."""
 
     value: str
-    pos: int = field(default=0, compare=False)
+    pos: int = 0
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class Name:
     id: str
-    pos: int = field(default=0, compare=False)
+    pos: int = 0
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class Call:
     func: str
     args: tuple[Expr, ...]
     keywords: tuple[tuple[str, Expr], ...] = ()
-    pos: int = field(default=0, compare=False)
+    pos: int = 0
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class BinOp:
     op: str
     left: Expr
     right: Expr
-    pos: int = field(default=0, compare=False)  # position of the operator
+    pos: int = 0  # position of the operator
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class Neg:
     operand: Expr
-    pos: int = field(default=0, compare=False)
+    pos: int = 0
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class Transpose:
     operand: Expr
-    pos: int = field(default=0, compare=False)  # position of the ' or .T
+    pos: int = 0  # position of the ' or .T
 
 
-@dataclass(frozen=True)
+@record(ignore=("pos",))
 class Compare:
     op: str  # one of > >= < <=
     left: Expr
     right: Expr
-    pos: int = field(default=0, compare=False)
+    pos: int = 0
 
 
 Expr = Union[Number, String, Name, Call, BinOp, Neg, Transpose, Compare]
