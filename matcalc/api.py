@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import build as B
@@ -11,11 +10,12 @@ from .engine import Options, Result, derivative
 from .errors import MatcalcError, VariableError
 from .nodes import Node, Var, dag_size, map_bottom_up, tree_size
 from .printing import to_ascii, to_text
+from .record import Factory, record
 from .shapes import Checked, check
 from .simplify import session
 
 
-@dataclass
+@record(frozen=False)
 class Derivative:
     """∂f/∂x of one expression by one variable, with every way to show and use it.
 
@@ -31,7 +31,7 @@ class Derivative:
     result: Result
     options: Options
     assumptions: tuple[tuple[Node, Node], ...] = ()
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Any] = Factory(dict)
 
     # ------------------------------------------------------------ the result
 

@@ -9,10 +9,11 @@ always two-dimensional: scalars are 1×1, vectors are columns (n×1), a row vect
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from .record import record
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Dim:
     """A dimension: a positive integer times a product of symbols (sorted, with repeats)."""
 
@@ -65,7 +66,7 @@ class Dim:
 ONE = Dim(1, ())
 
 
-@dataclass(frozen=True)
+@record()
 class Shape:
     rows: Dim
     cols: Dim

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import build as B
 from .differentiate import differential
 from .errors import LimitError, MatcalcError, UnsupportedError
 from .extract import derivative_by_scalar, gradient, vec_jacobian
 from .nodes import Node, Var, dag_edges
+from .record import record
 from .simplify import simplify
 
 LAYOUTS = ("mixed", "numerator", "denominator")
 
 
-@dataclass(frozen=True)
+@record()
 class Options:
     layout: str = "mixed"
     order: int = 1
@@ -26,7 +25,7 @@ class Options:
             raise MatcalcError(f"order must be 1 or 2, not {self.order!r}")
 
 
-@dataclass(frozen=True)
+@record()
 class Result:
     node: Node  # the derivative, simplified, in the requested layout
     kind: str  # "derivative", "gradient", "Jacobian", "vec-Jacobian", "Hessian", "vec-Hessian"

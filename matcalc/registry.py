@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from .nodes import (
     Unvec,
     Vec,
 )
+from .record import record
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
 Partials = Callable[[tuple[Node, ...], Node, tuple[bool, ...]], tuple[Node, ...]]
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Elementwise:
     """An elementwise function f(a₁, …) with its calculus and its printed forms.
 
@@ -81,7 +81,7 @@ class Elementwise:
         return f"<function {self.name}>"
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Structural:
     """A function that builds checked nodes of its own kinds (sum, tr, softmax, …)."""
 

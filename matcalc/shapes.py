@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import build as B
@@ -39,6 +38,7 @@ from .nodes import (
     map_bottom_up,
 )
 from .printing.source import unparse
+from .record import Factory, record
 from .registry import Elementwise, Structural, lookup
 
 GREEK = frozenset(
@@ -51,7 +51,7 @@ MAX_MATRIX_POWER = 64
 MAX_EXPONENT = 300
 
 
-@dataclass(frozen=True)
+@record()
 class Declaration:
     """A declared shape: ``dims`` is () for a scalar, (n,) for a vector, (m, n) for a matrix;
     ``None`` entries are left for inference (``x: vector``)."""
@@ -172,7 +172,7 @@ def conventional_kind(name: str) -> str:
     return "scalar"
 
 
-@dataclass
+@record(frozen=False)
 class Checked:
     """The result of shape inference."""
 
@@ -180,7 +180,7 @@ class Checked:
     variables: dict[str, Var]  # in order of first appearance
     source: str
     syntax: str
-    declared: dict[str, Var] = field(default_factory=dict)  # declared but maybe unused
+    declared: dict[str, Var] = Factory(dict)  # declared but maybe unused
 
 
 class Checker:

@@ -9,7 +9,6 @@ same calling conventions: scalars as floats, vectors 1-D, matrices 2-D.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import importlib.util
 import inspect
 import re
@@ -31,6 +30,7 @@ from matcalc.errors import MatcalcError
 from matcalc.evaluate import evaluate, to_user_shape
 from matcalc.nodes import Var, map_bottom_up
 from matcalc.numeric import numeric_check
+from matcalc.record import replace
 from matcalc.registry import ELEMENTWISE
 
 HAS_JAX = importlib.util.find_spec("jax") is not None
@@ -503,12 +503,12 @@ def _renamed(d: matcalc.Derivative, mapping: dict[str, str]) -> matcalc.Derivati
             return Var(mapping[n.name], n.shape, n.symmetric)
         return n
 
-    checked = dataclasses.replace(
+    checked = replace(
         d.checked, expr=map_bottom_up(d.checked.expr, ren), variables={new_vars[k].name: new_vars[k] for k in new_vars}
     )
-    result = dataclasses.replace(d.result, node=map_bottom_up(d.node, ren))
+    result = replace(d.result, node=map_bottom_up(d.node, ren))
     wrt = new_vars.get(d.wrt.name, Var(mapping.get(d.wrt.name, d.wrt.name), d.wrt.shape, d.wrt.symmetric))
-    return dataclasses.replace(d, checked=checked, wrt=wrt, result=result, _cache={})
+    return replace(d, checked=checked, wrt=wrt, result=result, _cache={})
 
 
 @pytest.mark.parametrize(
@@ -673,7 +673,7 @@ def test_backend_sources_import_their_library_only():
 
 def test_docstring_text_cannot_break_out():
     d = _diff("sum(w*x)", "w", {})
-    evil = dataclasses.replace(d, checked=dataclasses.replace(d.checked, source='x"""\nimport os\n"""\\'), _cache={})
+    evil = replace(d, checked=replace(d.checked, source='x"""\nimport os\n"""\\'), _cache={})
     src = generate(evil)
     tree = ast.parse(src)
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]

@@ -8,7 +8,6 @@ SymPy unimported by a plain ``matcalc diff``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ from matcalc import build as B
 from matcalc import differentiate, registry
 from matcalc.engine import Result
 from matcalc.nodes import Inverse
+from matcalc.record import replace
 from matcalc.verify import CheckReport, check_derivative
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def with_result(d: matcalc.Derivative, node) -> matcalc.Derivative:
     """The same derivative object with a different (wrong) result node."""
     res = Result(node, d.result.kind, d.result.differential, d.result.natural)
-    return dataclasses.replace(d, result=res, _cache={})
+    return replace(d, result=res, _cache={})
 
 
 # ------------------------------------------------------------------ broken rules
@@ -56,7 +56,7 @@ def broken_inverse_rule():
 def broken_tanh(monkeypatch):
     """tanh′ = 1 + tanh² (the sign flipped)."""
     tanh = registry.FUNCTIONS["tanh"]
-    bad = dataclasses.replace(tanh, partials=lambda args, out, varying: (B.add(B.ONE, B.power(out, B.TWO)),))
+    bad = replace(tanh, partials=lambda args, out, varying: (B.add(B.ONE, B.power(out, B.TWO)),))
     monkeypatch.setitem(registry.FUNCTIONS, "tanh", bad)
     monkeypatch.setitem(registry.ELEMENTWISE, "tanh", bad)
     return bad
@@ -64,7 +64,7 @@ def broken_tanh(monkeypatch):
 
 def replace_function(monkeypatch, name: str, **changes):
     entry = registry.FUNCTIONS[name]
-    new = dataclasses.replace(entry, **changes)
+    new = replace(entry, **changes)
     monkeypatch.setitem(registry.FUNCTIONS, name, new)
     monkeypatch.setitem(registry.ELEMENTWISE, name, new)
     return new
