@@ -208,14 +208,6 @@ def diff(
     checked = check(expr, shapes, syntax)
     facts = _parse_assumptions(assume, checked, shapes, syntax)
     out: dict[str, Derivative] = {}
-    with session():
-        _diff_each(checked, names, opts, facts, out)
-    if isinstance(wrt, str) and len(names) == 1:
-        return out[names[0]]
-    return out
-
-
-def _diff_each(checked: Checked, names: list[str], opts: Options, facts, out: dict[str, Derivative]) -> None:
     for name in names:
         var = checked.variables.get(name) or checked.declared.get(name)
         if var is None:
@@ -223,10 +215,16 @@ def _diff_each(checked: Checked, names: list[str], opts: Options, facts, out: di
             raise VariableError(
                 f"{name!r} does not occur in the expression (its variables: {known}); declare its shape to get a zero derivative"
             )
-        res = derivative(checked.expr, var, opts)
-        if facts:
-            res = Result(_apply_assumptions(res.node, facts), res.kind, res.differential, res.natural)
+        # one simplification session per derivative: shared memos, and a trial budget
+        # that does not depend on which other variables were asked for
+        with session():
+            res = derivative(checked.expr, var, opts)
+            if facts:
+                res = Result(_apply_assumptions(res.node, facts), res.kind, res.differential, res.natural)
         out[name] = Derivative(checked, var, res, opts, facts)
+    if isinstance(wrt, str) and len(names) == 1:
+        return out[names[0]]
+    return out
 
 
 def shape(expr: str, *, shapes: Mapping[str, Any] | None = None, syntax: str = "numpy") -> dict[str, str]:

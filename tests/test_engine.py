@@ -163,3 +163,35 @@ def test_sizes_are_distinct_so_transposes_cannot_pass():
     assert len(set(sizes.values())) == len(sizes)
     point = sample_point(d.expression, d.variables, sizes, np.random.default_rng(0))
     assert point
+
+
+# ---------------------------------------------------------------- simplification sessions
+
+SESSION_CASES = [
+    ("norm(X@w - y)^2 + lambda*norm(w)^2", "w,lambda", 2),
+    ("-(y'@log(sigmoid(X@w)) + (1-y)'@log(1-sigmoid(X@w)))", "w,X", 1),
+    ("0.5*norm(y - W2@relu(W1@x))^2", "W1,W2,x", 1),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,order", SESSION_CASES)
+def test_several_variables_give_each_the_answer_it_gets_alone(expr, wrt, order):
+    """Each derivative has its own simplification session (memos and trial budget),
+    so asking for other variables too cannot change its form."""
+    if order == 2:
+        wrt = wrt.split(",")[0]
+    together = matcalc.diff(expr, wrt.split(","), order=order)
+    for name, d in together.items():
+        assert d.node is matcalc.diff(expr, name, order=order).node
+
+
+@pytest.mark.parametrize("budget", [0, 50])
+def test_an_exhausted_trial_budget_leaves_results_right(monkeypatch, budget):
+    import matcalc.simplify as S
+
+    monkeypatch.setattr(S, "TRY_BUDGET", budget)
+    for expr, wrt, order in SESSION_CASES:
+        for name in wrt.split(",")[: 1 if order == 2 else None]:
+            d = matcalc.diff(expr, name, order=order)
+            r = numeric_check(d, seed=2)
+            assert r.ok, (expr, name, r)
