@@ -15,6 +15,7 @@ Pipeline: :mod:`~matcalc.parse` (text → syntax tree) → :mod:`~matcalc.shapes
 from __future__ import annotations
 
 from .errors import (
+    ArgumentError,
     CheckError,
     DeclarationError,
     DomainError,
@@ -40,6 +41,7 @@ __all__ = [
     "MatcalcError",
     "ParseError",
     "ShapeError",
+    "ArgumentError",
     "UnknownFunctionError",
     "DeclarationError",
     "DomainError",

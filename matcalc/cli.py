@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import MatcalcError
+from .errors import DeclarationError, MatcalcError
 
 CONVENTION = (
     "Shapes: undeclared names follow the matrixcalculus.org convention: names starting with a-g are "
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--steps", action="store_true", help="show the derivation step by step")
     d.add_argument("--cse", action="store_true", help="name repeated subexpressions once (t1 = ...)")
-    d.add_argument("--check", action="store_true", help="verify against SymPy on explicit matrices and finite differences")
+    d.add_argument("--check", action="store_true", help="verify against SymPy on explicit matrices and finite differences (exit 1 if wrong, 3 if it could not be checked)")
     d.add_argument("--assume", action="append", default=[], metavar='"LHS = RHS"', help="a fact applied to the result, e.g. \"sum(y) = 1\"")
     d.add_argument("--latex-document", action="store_true", help="with --format latex: a complete standalone document")
     d.add_argument("--with-value", action="store_true", help="with --format numpy/jax/torch: return the value and the derivative")
@@ -85,6 +85,8 @@ def _shapes(items: Sequence[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for text in items:
         name, decl = parse_declaration(text)
+        if name in out:
+            raise DeclarationError(f"the shape of {name!r} is declared twice (--shape {text!r})")
         out[name] = decl
     return out
 
@@ -147,6 +149,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             print(report.render())
             if report.failed:
                 status = 1
+            elif not report.passed and status == 0:
+                status = 3  # not checked: a script must not read it as a pass
     return status
 
 

@@ -75,6 +75,12 @@ class ShapeError(MatcalcError):
     kind = "shape error"
 
 
+class ArgumentError(MatcalcError):
+    """A call has the wrong number of arguments, or a keyword it does not take."""
+
+    kind = "argument error"
+
+
 class UnknownFunctionError(MatcalcError):
     """A call names a function the registry does not know."""
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import build as B
 from . import syntax as S
 from .dims import ONE, Dim, DimMismatch, DimSolver, Shape
-from .errors import DeclarationError, DomainError, LimitError, MatcalcError, ShapeError
+from .errors import ArgumentError, DeclarationError, DomainError, LimitError, MatcalcError, ShapeError
 from .nodes import (
     Add,
     Apply,
@@ -289,6 +289,9 @@ class Checker:
     def error(self, message: str, at: S.Expr | None) -> ShapeError:
         return ShapeError(message, source=self.source, column=getattr(at, "pos", None))
 
+    def arg_error(self, message: str, at: S.Expr | None) -> ArgumentError:
+        return ArgumentError(message, source=self.source, column=getattr(at, "pos", None))
+
     def unify(self, a: Dim, b: Dim, at: S.Expr | None, message: str | Callable[[], str]) -> Dim:
         """Unify two dimensions; on a mismatch raise a ShapeError with ``message`` (built only then)."""
         try:
@@ -305,19 +308,19 @@ class Checker:
         kw = dict(call.keywords)
         if len(kw) < len(call.keywords):
             dup = next(k for i, (k, _) in enumerate(call.keywords) if k in dict(call.keywords[:i]))
-            raise self.error(f"{call.func}() got the argument {dup!r} twice", call)
+            raise self.arg_error(f"{call.func}() got the argument {dup!r} twice", call)
         for k in kw:
             if k not in optional:
-                raise self.error(f"{call.func}() has no argument named {brief(k)!r}", call)
+                raise self.arg_error(f"{call.func}() has no argument named {brief(k)!r}", call)
         most = n + len(optional)
         if len(pos) < n or len(pos) > most:
             want = f"{n}" if not optional else f"{n} to {most}"
-            raise self.error(f"{call.func}() takes {want} argument{'s' if most != 1 else ''}, got {len(pos)}", call)
+            raise self.arg_error(f"{call.func}() takes {want} argument{'s' if most != 1 else ''}, got {len(pos)}", call)
         out: list[S.Expr | None] = pos[:n]
         for i, name in enumerate(optional):
             if n + i < len(pos):
                 if name in kw:
-                    raise self.error(f"{call.func}() got {name!r} twice", call)
+                    raise self.arg_error(f"{call.func}() got {name!r} twice", call)
                 out.append(pos[n + i])
             else:
                 out.append(kw.get(name))

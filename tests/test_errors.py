@@ -109,6 +109,11 @@ def _shape_error() -> None:
     matcalc.diff("W@y + b", "W", shapes={"W": "m x n", "y": "k"})
 
 
+@_example("ArgumentError", 'matcalc diff "tr(A, B)" --wrt A', "tr() takes 1 argument, got 2")
+def _argument() -> None:
+    matcalc.diff("tr(A, B)", "A")
+
+
 @_example("UnknownFunctionError", 'matcalc diff "sigmod(x)" --wrt x', "unknown function 'sigmod'; did you mean sigmoid?")
 def _unknown_function() -> None:
     matcalc.diff("sigmod(x)", "x")
@@ -288,13 +293,21 @@ def test_unknown_function_without_a_near_name(capsys: pytest.CaptureFixture[str]
 
 def test_wrong_number_of_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     lines = error_lines(*diff_cli(capsys, "tr(A, B)", "A"))
-    assert "tr() takes 1 argument, got 2" in lines[0], lines
+    assert lines[0] == "argument error: tr() takes 1 argument, got 2", lines
     assert caret_column(lines) == 0
 
 
 def test_unknown_keyword_argument(capsys: pytest.CaptureFixture[str]) -> None:
     lines = error_lines(*diff_cli(capsys, "sum(x, foo=1)"))
-    assert "sum() has no argument named 'foo'" in lines[0], lines
+    assert lines[0] == "argument error: sum() has no argument named 'foo'", lines
+
+
+def test_a_shape_declared_twice_on_the_command_line_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from matcalc.cli import main
+
+    assert main(["diff", "sum(w*x)", "--wrt", "w", "--shape", "w:n", "--shape", "w: m"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the shape of 'w' is declared twice"), err
 
 
 def test_repeated_keyword_argument_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -296,11 +296,13 @@ def test_cli_check_exit_code_one_on_failure(capsys, broken_inverse_rule):
     assert "FAILED" in out and "entry (" in out
 
 
-def test_cli_check_inconclusive_is_not_a_failure(capsys):
+def test_cli_check_inconclusive_is_neither_a_failure_nor_a_pass(capsys):
     from matcalc.cli import main
 
-    assert main(["diff", "logdet(X - X)", "--wrt", "X", "--check"]) == 0
+    assert main(["diff", "logdet(X - X)", "--wrt", "X", "--check"]) == 3
     assert "could not check" in capsys.readouterr().out
+    assert main(["diff", "logdet(X)", "--wrt", "X", "--check"]) == 0
+    assert "passed" in capsys.readouterr().out
 
 
 def test_plain_diff_does_not_import_sympy():
