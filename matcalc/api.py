@@ -65,7 +65,9 @@ class Derivative:
 
     @property
     def text(self) -> str:
-        return to_text(self.node)
+        # the expression's variables show beside the result (header, steps): a variable
+        # named I (or K) makes the identity print with its size, Iₙ
+        return to_text(self.node, self.checked.variables)
 
     def ascii(self, syntax: str | None = None) -> str:
         """The result in the input language (numpy or matlab dialect): paste it back into matcalc."""
@@ -85,7 +87,7 @@ class Derivative:
         """The result with repeated subexpressions named once: ``… where t₁ = σ(Xw)``."""
         from .printing.cse import cse_text
 
-        return cse_text(self.node)
+        return cse_text(self.node, self.checked.variables)
 
     def numpy_source(self, *, name: str | None = None, with_value: bool = False, backend: str = "numpy") -> str:
         from .codegen import generate

@@ -309,13 +309,16 @@ def _show(x: Node | str, printer) -> str:
 def _text(sections: list[Section], d: Derivative) -> str:
     from .printing.text import to_text
 
+    def text(x: Node) -> str:
+        return to_text(x, d.checked.variables)
+
     out = [d.header(), ""]
     result_label = d.header().split("  [")[0]
     for i, sec in enumerate(sections, 1):
         out.append(f"{i}. {sec.title}")
         for st in sec.steps:
-            lhs = result_label if st.lhs == RESULT else _show(st.lhs, to_text)
-            line = f"   {lhs} = {_show(st.rhs, to_text)}"
+            lhs = result_label if st.lhs == RESULT else _show(st.lhs, text)
+            line = f"   {lhs} = {_show(st.rhs, text)}"
             if st.note:
                 line += f"      [{st.note}]"
             out.append(line)
@@ -333,7 +336,7 @@ def _latex(sections: list[Section], d: Derivative) -> str:
             return derivative_lhs(d)
         if isinstance(x, str):
             return _latex_label(x)
-        return to_latex(x)
+        return to_latex(x, d.checked.variables)
 
     lines = [r"\begin{align*}"]
     for sec in sections:

@@ -17,6 +17,7 @@ prints as.  The output is a deterministic function of the tree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ..nodes import LEAVES, Broadcast, Const, Differential, Mul, Node, Pow, Transpose, Var, walk
 from .text import P_ATOM, Out, Printer
@@ -27,8 +28,8 @@ _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 class CsePrinter(Printer):
     """The Unicode printer, writing a name instead of each named subexpression."""
 
-    def __init__(self, names: dict[Node, str]):
-        super().__init__()
+    def __init__(self, names: dict[Node, str], avoid: Iterable[str] = ()):
+        super().__init__(avoid)
         self.names = names
 
     def p(self, n: Node) -> Out:
@@ -89,16 +90,18 @@ def _token(name: str) -> re.Pattern:
     return re.compile(rf"(?<!\w){re.escape(name)}(?![0-9A-Za-z_₀-₉])")
 
 
-def cse_text(node: Node) -> str:
-    """The result as Unicode text with repeated subexpressions named (``… where t₁ = …``)."""
+def cse_text(node: Node, avoid: Iterable[str] = ()) -> str:
+    """The result as Unicode text with repeated subexpressions named (``… where t₁ = …``);
+    ``avoid``: names of variables shown beside it (see ``Printer.taken``)."""
     from ..deep import call_deep
 
-    return call_deep(_cse_text, node)
+    return call_deep(_cse_text, node, frozenset(avoid))
 
 
-def _cse_text(root: Node) -> str:
-    plain = Printer()
-    taken = {plain.name(v.name) for v in walk(root) if isinstance(v, Var)}
+def _cse_text(root: Node, avoid: frozenset[str] = frozenset()) -> str:
+    variables = {v.name for v in walk(root) if isinstance(v, Var)}
+    plain = Printer(avoid | variables)
+    taken = {plain.name(v) for v in variables}
     banned: set[Node] = set()
     while True:
         chosen = _order(root, set(_choose(root, banned)))
@@ -113,7 +116,7 @@ def _cse_text(root: Node) -> str:
                 if name not in taken:
                     break
             names[n] = name
-        pr = CsePrinter(names)
+        pr = CsePrinter(names, avoid | variables)
         main = pr.p(root).text
         defs = [(names[n], pr.definition(n)) for n in chosen]
         # every name must really be written twice (the printer writes a few shapes through their parts)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -244,6 +245,9 @@ _OPERATORS = {"det": r"\det", "log": r"\log", "exp": r"\exp"}
 class LatexPrinter(Printer):
     """LaTeX math (no delimiters): ``\\mathbf{x}^\\top A \\mathbf{x}``."""
 
+    def size_index(self, *dims: Dim) -> str:
+        return "_{" + ",".join(latex_dim(d) for d in dims) + "}"
+
     times = r" \odot "
     kron = r" \otimes "
     transpose_mark = r"^\top"
@@ -456,9 +460,9 @@ class LatexPrinter(Printer):
         )
 
 
-def to_latex(n: Node) -> str:
-    """A node as LaTeX math, without delimiters."""
-    return LatexPrinter().doprint(n)
+def to_latex(n: Node, avoid: Iterable[str] = ()) -> str:
+    """A node as LaTeX math, without delimiters (``avoid``: see ``Printer.taken``)."""
+    return LatexPrinter(avoid).doprint(n)
 
 
 # ---------------------------------------------------------------------- derivatives
@@ -503,7 +507,7 @@ def _leibniz(order_mark: str, f: Out, wrt: str) -> str:
 def derivative_lhs(d: Derivative, pr: LatexPrinter | None = None) -> str:
     """The left side: \\frac{\\partial f}{\\partial \\mathbf{w}}, \\frac{\\partial \\operatorname{vec} F}{\\partial \\operatorname{vec} X},
     \\frac{\\partial^2 f}{\\partial \\mathbf{x}\\,\\partial \\mathbf{x}^\\top}."""
-    pr = pr or LatexPrinter()
+    pr = pr or LatexPrinter(d.checked.variables)
     f, x = d.expression, d.wrt
     if d.order == 2:
         if x.shape.is_scalar:
@@ -524,7 +528,7 @@ def derivative_latex(d: Derivative, header: bool = True) -> str:
     from ..deep import call_deep
 
     def run() -> str:
-        pr = LatexPrinter()
+        pr = LatexPrinter(d.checked.variables)
         body = pr.p(d.node).text
         if not header:
             return body
@@ -602,7 +606,7 @@ def document(d: Derivative, steps: bool = False) -> str:
             raise MatcalcError(f"the step-by-step derivation is not available in LaTeX: {e}") from e
 
     def run() -> str:
-        pr = LatexPrinter()
+        pr = LatexPrinter(d.checked.variables)
         source = getattr(d.checked, "source", None) or ""
         kind = d.kind[:1].upper() + d.kind[1:]
         lines = [_PREAMBLE + r"\section*{" + latex_text(kind) + "}", ""]

@@ -8,8 +8,10 @@ printers emit text that matcalc parses back to an equal expression.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from fractions import Fraction
 
+from ..dims import Dim
 from ..nodes import (
     Add,
     Apply,
@@ -41,6 +43,7 @@ from ..nodes import (
     Var,
     Vec,
     Zero,
+    walk,
 )
 
 # precedence: higher binds tighter
@@ -56,6 +59,9 @@ GREEK_LETTERS = {
 }
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+#: letters and digits Unicode has as subscripts (for sizes: Iₙ, Kₘ,ₙ)
+_SIZE_LETTERS = "0123456789aehijklmnoprstuvx"
+_SIZE_SUB = str.maketrans(_SIZE_LETTERS, "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 _NAME = re.compile(r"^([^\W\d_]+?)(\d*)(?:_(\w+))?$")
 
 
@@ -77,12 +83,22 @@ class Printer:
     minus = " − "
     neg = "−"
 
-    def __init__(self) -> None:
+    def __init__(self, avoid: Iterable[str] = ()) -> None:
         self.memo: dict[Node, Out] = {}
+        #: names of user variables: a built-in symbol (I, K) that one of them would
+        #: shadow is written with its dimensions instead (I_n)
+        self.taken: frozenset[str] = frozenset(avoid)
+
+    def avoid(self, names: Iterable[str]) -> None:
+        new = self.taken | frozenset(names)
+        if new != self.taken:
+            self.taken = new
+            self.memo.clear()  # built-in symbols printed so far may now be ambiguous
 
     def doprint(self, n: Node) -> str:
         from ..deep import call_deep
 
+        self.avoid(v.name for v in walk(n) if isinstance(v, Var))
         return call_deep(lambda: self.p(n).text)
 
     def p(self, n: Node) -> Out:
@@ -146,10 +162,21 @@ class Printer:
         return Out("𝟙", P_ATOM, True)
 
     def _print_Identity(self, n: Identity) -> Out:
+        if "I" in self.taken:  # a variable is called I: the identity shows its size
+            return Out("I" + self.size_index(n.n), P_ATOM, True)
         return Out("I", P_ATOM, True)
 
     def _print_Commutation(self, n: Commutation) -> Out:
+        if "K" in self.taken:
+            return Out("K" + self.size_index(n.r, n.c), P_ATOM, True)
         return Out("K", P_ATOM, True)
+
+    def size_index(self, *dims: Dim) -> str:
+        """A subscript naming sizes: ₙ, ₘ,ₙ when Unicode has the letters, else _(…)."""
+        text = ",".join(str(d) for d in dims)
+        if set(text) <= set(_SIZE_LETTERS + ","):
+            return text.translate(_SIZE_SUB)
+        return f"_({text})"
 
     # ---------------------------------------------------------- sums and products
 
@@ -541,8 +568,9 @@ class MatlabPrinter(AsciiPrinter):
         return super()._print_Broadcast(n)
 
 
-def to_text(n: Node) -> str:
-    return Printer().doprint(n)
+def to_text(n: Node, avoid: Iterable[str] = ()) -> str:
+    """Unicode math; ``avoid``: names of variables shown elsewhere beside it (see ``Printer.taken``)."""
+    return Printer(avoid).doprint(n)
 
 
 def to_ascii(n: Node, syntax: str = "numpy") -> str:
