@@ -9,6 +9,7 @@ always two-dimensional: scalars are 1×1, vectors are columns (n×1), a row vect
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import ClassVar
 
 from .record import record
 
@@ -30,13 +31,15 @@ class Dim:
             return Dim(value, ())
         return Dim(1, (value,))
 
-    @property
-    def is_one(self) -> bool:
-        return self.coef == 1 and not self.syms
+    #: (set at creation: read for every node built, so not recomputed) the dimension is 1
+    is_one: ClassVar[bool]
+    #: (set at creation) no symbols: a plain integer
+    is_int: ClassVar[bool]
 
-    @property
-    def is_int(self) -> bool:
-        return not self.syms
+    def __post_init__(self) -> None:
+        d = self.__dict__
+        d["is_int"] = not self.syms
+        d["is_one"] = self.coef == 1 and not self.syms
 
     @property
     def single_symbol(self) -> str | None:
@@ -75,9 +78,11 @@ class Shape:
     def of(rows: int | str | Dim, cols: int | str | Dim = 1) -> Shape:
         return Shape(Dim.of(rows), Dim.of(cols))
 
-    @property
-    def is_scalar(self) -> bool:
-        return self.rows.is_one and self.cols.is_one
+    #: (set at creation) 1×1
+    is_scalar: ClassVar[bool]
+
+    def __post_init__(self) -> None:
+        self.__dict__["is_scalar"] = self.rows.is_one and self.cols.is_one
 
     @property
     def is_vector(self) -> bool:

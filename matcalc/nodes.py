@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
 class _Interned(type):
     """Hash-consing: building a node equal to a live one returns the live one.
 
-    Equal subexpressions are then one object, so equality is (almost always) an
-    identity test and a DAG shares every repeated subexpression.
+    Equal subexpressions are then one object: at any moment at most one live node has
+    a given type and fields, so node equality and hashing are those of the object
+    (identity, in C: nodes are dictionary keys everywhere), and a DAG shares every
+    repeated subexpression.  The table holds its nodes weakly.
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
@@ -49,7 +51,7 @@ class _Interned(type):
         live = ref() if ref is not None else None
         if live is not None:
             return live
-        object.__setattr__(obj, "_hash", hash(key))
+        obj.__dict__["shape"] = obj._compute_shape()  # a plain attribute: read for every node visited
         _INTERN[key] = obj
         return obj
 
@@ -61,7 +63,7 @@ _INTERN_DATA = _INTERN.data
 
 
 class Node(metaclass=_Interned):
-    """Base of all expression nodes: structural equality with a cached hash."""
+    """Base of all expression nodes; equal nodes are one object (see ``_Interned``)."""
 
     #: names of the fields holding child nodes (a field may hold a tuple of nodes)
     child_fields: ClassVar[tuple[str, ...]] = ()
@@ -80,31 +82,10 @@ class Node(metaclass=_Interned):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} nodes are immutable")
 
-    def __hash__(self) -> int:
-        try:
-            return self._hash  # set when the node is interned
-        except AttributeError:  # pragma: no cover - every node is built through the metaclass
-            h = hash((type(self), self._key()))
-            object.__setattr__(self, "_hash", h)
-            return h
+    # __eq__ and __hash__ are object's: identity, exact because nodes are interned
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if type(self) is not type(other) or hash(self) != hash(other):
-            return False
-        return self._key() == other._key()  # type: ignore[attr-defined]
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    @property
-    def shape(self) -> Shape:
-        s = self.__dict__.get("_shape")
-        if s is None:
-            s = self._compute_shape()
-            object.__setattr__(self, "_shape", s)
-        return s
+    #: the node's shape, computed once when it is built
+    shape: ClassVar[Shape]
 
     def _compute_shape(self) -> Shape:  # pragma: no cover - every node overrides
         raise NotImplementedError

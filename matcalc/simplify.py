@@ -859,7 +859,7 @@ def common_hadamard_factor(n: Add) -> Node | None:
     count: dict[Node, int] = {}
     for t in n.terms:
         if isinstance(t, Mul):
-            for f in set(t.factors):
+            for f in dict.fromkeys(t.factors):  # in order: the result must not depend on hashes
                 if not isinstance(f, Const):
                     count[f] = count.get(f, 0) + 1
     best = [f for f, k in count.items() if k >= 2]
