@@ -32,6 +32,35 @@ def matcalc_command() -> tuple[list[str], str]:
     return [sys.executable, "-c", code, "diff", EXPR, "--wrt", WRT], "python -c 'from matcalc.cli import main; …' (no console script installed; same entry point)"
 
 
+CLEAN_VENV = ROOT / "benchmarks" / ".venv-cli"
+
+
+def clean_install(log: Any = print) -> tuple[Path, Path] | None:
+    """A venv holding only ``pip install .`` (matcalc and lark): what a user's command runs in.
+
+    The benchmark's own environment carries jax, torch and whatever the machine's
+    site-packages add to every interpreter start (here, a ``.pth`` importing certifi).
+    Reinstalled each run (``--no-deps``, seconds) so it holds the code being measured.
+    Returns (matcalc script, python) or None when it cannot be built (no network).
+    """
+    import venv
+
+    bindir = CLEAN_VENV / ("Scripts" if os.name == "nt" else "bin")
+    py, script = bindir / "python", bindir / "matcalc"
+    try:
+        if not py.exists():
+            log(f"  building {CLEAN_VENV.relative_to(ROOT)} (pip install .) …")
+            venv.create(CLEAN_VENV, with_pip=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", str(ROOT)], check=True, capture_output=True)
+        else:
+            subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
+                           check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError) as e:
+        log(f"  no clean install ({type(e).__name__}); measuring this environment only")
+        return None
+    return (script, py) if script.exists() else None
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     # An installed matcalc has its bytecode compiled at install time (pip does it); from
@@ -122,20 +151,31 @@ def run(quick: bool = False, log: Any = print) -> dict[str, Any]:
         "python -c 'import sympy'": [sys.executable, "-c", "import sympy"],
         "python -c pass": [sys.executable, "-c", "pass"],
     }
-    for cmd in commands.values():
-        _wall(cmd, env)  # warm-up: page cache, grammar cache
+    clean = None if quick else clean_install(log)
+    if clean is not None:
+        script, py = clean
+        commands["matcalc diff (clean install)"] = [str(script), "diff", EXPR, "--wrt", WRT]
+        commands["python -c pass (clean install)"] = [str(py), "-c", "pass"]
+    # the clean install runs its own copy: no PYTHONPATH pointing at this checkout
+    clean_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    envs = {k: clean_env if "clean install" in k else env for k in commands}
+    for k, cmd in commands.items():
+        _wall(cmd, envs[k])  # warm-up: page cache, grammar cache
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(rounds):
         for k, cmd in commands.items():
-            times[k].append(_wall(cmd, env))
+            times[k].append(_wall(cmd, envs[k]))
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, v in med.items():
-        log(f"  {k:<28} {v * 1e3:7.1f} ms (median of {rounds})")
+        log(f"  {k:<32} {v * 1e3:7.1f} ms (median of {rounds})")
+    # the target is judged on what a user runs: a clean install when one could be built
+    judged = "matcalc diff (clean install)" if clean is not None else "matcalc diff"
+    bare = "python -c pass (clean install)" if clean is not None else "python -c pass"
     out: dict[str, Any] = {
         "command": f'matcalc diff "{EXPR}" --wrt {WRT}', "matcalc_invocation": mlabel, "rounds": rounds,
         "median_seconds": med, "min_seconds": {k: min(v) for k, v in times.items()},
-        "target_seconds": TARGET_SECONDS, "target_met": med["matcalc diff"] <= TARGET_SECONDS,
-        "matcalc_over_bare_python": med["matcalc diff"] - med["python -c pass"],
+        "target_seconds": TARGET_SECONDS, "judged": judged, "target_met": med[judged] <= TARGET_SECONDS,
+        "matcalc_over_bare_python": med[judged] - med[bare],
     }
     out["importtime"] = importtime(env)
     if not quick:
