@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 
 from . import build as B
+from .dims import ONE as ONE_DIM
 from .dims import Shape
 from .nodes import (
     Add,
@@ -615,6 +616,45 @@ def diag_rules(n: Diag) -> Node | None:
     return None
 
 
+@rule(DiagPart)
+def diagpart_rules(n: DiagPart) -> Node | None:
+    """The diagonal of a matrix, diag(X):  diag(diag(v)) → v;  diag(Xᵀ) → diag(X);  diag(I) → 𝟙;
+    diag(c X) → c diag(X);  diag(u vᵀ) → u ⊙ v;  diag(P 𝟙𝟙ᵀ) → P𝟙;  diag(𝟙𝟙ᵀ P) → Pᵀ𝟙;
+    diag(diag(v) P) → v ⊙ diag(P);  diag(X + Y) → diag(X) + diag(Y) and
+    diag(X ⊙ Y) → diag(X) ⊙ diag(Y) when smaller"""
+    a = n.arg
+    one = B.ones(n.shape)
+    if isinstance(a, Diag):
+        return a.arg
+    if isinstance(a, Transpose):
+        return DiagPart(a.arg)
+    if isinstance(a, (Identity, Ones)):
+        return one
+    if isinstance(a, Mul):
+        sc = [f for f in a.factors if f.shape.is_scalar]
+        if sc:
+            return B.mul(*sc, DiagPart(B.mul(*[f for f in a.factors if not f.shape.is_scalar])))
+        if all(f.shape == a.shape for f in a.factors):
+            return _try(n, lambda: B.mul(*[DiagPart(f) for f in a.factors]))
+        return None
+    if isinstance(a, Add):
+        return _try(n, lambda: B.add(*[DiagPart(t) for t in a.terms], shape=n.shape))
+    if isinstance(a, MatMul):
+        fs = a.factors
+        first, last = fs[0], fs[-1]
+        if len(fs) == 2 and first.shape.cols.is_one:  # an outer product u vᵀ
+            return B.mul(first, B.transpose(last))
+        if isinstance(last, Ones):  # (P J)ᵢᵢ = Σₖ Pᵢₖ
+            return B.matmul(*fs[:-1], B.ones(Shape(last.shape.rows, ONE_DIM)))
+        if isinstance(first, Ones):  # (J P)ᵢᵢ = Σₖ Pₖᵢ
+            return B.matmul(B.transpose(B.matmul(*fs[1:])), B.ones(Shape(first.shape.cols, ONE_DIM)))
+        if isinstance(first, Diag):
+            return B.mul(first.arg, DiagPart(B.matmul(*fs[1:])))
+        if isinstance(last, Diag):
+            return B.mul(DiagPart(B.matmul(*fs[:-1])), last.arg)
+    return None
+
+
 # ================================================================ elementwise products
 
 
@@ -919,7 +959,8 @@ def expand_sum(n: Add) -> Node | None:
 
 @rule(Sum)
 def sum_rules(n: Sum) -> Node | None:
-    """sum(c A) → c sum(A);  sum(𝟙) → n;  sum(broadcast(c)) → n c;  sum(Aᵀ) → sum(A);  sum(sum(A, k)) → sum(A)"""
+    """sum(c A) → c sum(A);  sum(𝟙) → n;  sum(broadcast(c)) → n c;  sum(Aᵀ) → sum(A);  sum(sum(A, k)) → sum(A);
+    sum(A + B) → sum(A) + sum(B) when smaller"""
     a = n.arg
     if isinstance(a, Mul):
         sc = [f for f in a.factors if f.shape.is_scalar]
@@ -952,8 +993,9 @@ def sum_rules(n: Sum) -> Node | None:
         if (n.axis == 1 and a.arg.shape.cols.is_one) or (n.axis == 0 and a.arg.shape.rows.is_one):
             k = a.shape.cols if n.axis == 1 else a.shape.rows
             return B.mul(_dim(k), a.arg)
-    if n.axis is None and isinstance(a, Add):
-        return None
+    if isinstance(a, Add):
+        # sum(A + B) → sum(A) + sum(B), kept when the sums simplify (centring: sum(x − x̄𝟙) = 0)
+        return _try(n, lambda: B.add(*[rebuild(Sum(t, n.axis)) for t in a.terms], shape=n.shape))
     return None
 
 
