@@ -495,6 +495,28 @@ def inverse_cancels(a: Node, b: Node) -> Node | None:
     return None
 
 
+@rule(MatMul)
+def split_inverse_of_product(n: MatMul) -> Node | None:
+    """A (AXB)⁻¹ → X⁻¹ B⁻¹... : the inverse of a product of square matrices is the product of
+    their inverses, reversed (each is invertible, since the product is); kept when factors
+    then cancel, as in Aᵀ(AXB)⁻ᵀBᵀ → X⁻ᵀ"""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        inner, transposed = (f.arg, True) if isinstance(f, Transpose) else (f, False)
+        if not (isinstance(inner, Inverse) and isinstance(inner.arg, MatMul)):
+            continue
+        parts = inner.arg.factors
+        if not all(p.shape.is_square for p in parts):
+            continue
+        split = B.matmul(*[Inverse(p) for p in reversed(parts)])
+        if transposed:
+            split = B.transpose(split)
+        r = _try(n, lambda split=split, i=i: B.matmul(*fs[:i], split, *fs[i + 1 :]))
+        if r is not None:
+            return r
+    return None
+
+
 @_pairwise
 def kron_mixed_product(a: Node, b: Node) -> Node | None:
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD;  (Bᵀ ⊗ A) vec(C) → vec(A C B);  K vec(X) → vec(Xᵀ);  diag(vec A) vec(C) → vec(A ⊙ C)"""

@@ -477,6 +477,8 @@ PROBLEMS: list[Problem] = [
     P("dg_log_diagonal", CB, "sum(log(diag(X)))", "X", "diag(1/diag(X))", shapes={"X": "n x n"}),
     P("dg_gram_diagonal", CB, "sum(diag(X@X'))", "X", "2*X", shapes={"X": "n x n"}),
     P("dg_outer_diagonal", MC, "diag(x@y')", "x", "diag(y)"),
+    P("cb_logdet_AXB", CB, "logdet(A@X@B)", "X", "inv(X).T", shapes={"A": "n x n", "X": "n x n", "B": "n x n"}),
+    P("cb_logdet_XX", CB, "logdet(X@X)", "X", "2*inv(X).T", shapes={"X": "n x n"}),
     P("dg_weighted_diagonal", CB, "v'@diag(A@X@B)", "X", "A.T@diag(v)@B.T", shapes={"A": "n x n", "X": "n x n", "B": "n x n"}),
     # ------------------------------------------------------------------ currently failing: input a textbook user types
     P("ug_kron_vectors_by_x", MN, "kron(x, y)", "x", "kron(eye(n), y)", shapes={"x": "n"}),
@@ -494,10 +496,6 @@ KNOWN_FAILURES: dict[str, str] = {
     # -- ugly or oversized results (values are right)
     "ug_sigmoid_second": (
         "ugly: σ'' expanded to σ(a) (1 − σ(a))² + σ(a)³ − σ(a)², 22 nodes; textbook σ(a)(1 − σ(a))(1 − 2σ(a)), 15"
-    ),
-    "cb_49_det_AXB": (
-        "ugly: (AXB)⁻¹ of square invertible factors is not split: det(AXB) Aᵀ(AXB)⁻ᵀBᵀ, 17 nodes; "
-        "Cookbook (49) det(AXB) X⁻ᵀ, 9"
     ),
     # -- the a–g scalar convention against what the user typed
     # -- input a textbook user types that is parsed wrongly or not at all
