@@ -332,3 +332,19 @@ def main() -> None:  # pragma: no cover - a developer tool
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def test_simplification_is_idempotent_on_every_answer():
+    """One simplification pass reaches a fixed point: simplifying an answer again (with
+    fresh memos) changes nothing.  (A second pass used to enforce this; it never fired.)"""
+    from matcalc.simplify import simplify
+
+    moved = []
+    for p in PROBLEMS:
+        if p.xfail:
+            continue
+        d = matcalc.diff(p.expr, p.wrt, shapes=p.shapes or None, order=p.order, syntax=p.syntax, layout=p.layout)
+        again = simplify(d.node)
+        if again is not d.node:
+            moved.append(f"{p.id}: {d.text} → {matcalc.printing.to_text(again)}")
+    assert not moved, moved
