@@ -9,6 +9,7 @@ caps the depth (``parse.MAX_DEPTH``) so the worker's limit is never reached.
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 from collections.abc import Callable
@@ -45,6 +46,8 @@ def call_deep(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def _in_worker(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     result: dict[str, Any] = {}
+    # the caller's context variables (simplification state, derivation labels) go along
+    context = contextvars.copy_context()
 
     def run() -> None:
         _local.inside = True
@@ -60,7 +63,7 @@ def _in_worker(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     old_size = threading.stack_size()
     try:
         threading.stack_size(STACK_BYTES)
-        t = threading.Thread(target=run, name="matcalc-deep")
+        t = threading.Thread(target=context.run, args=(run,), name="matcalc-deep")
         t.start()
     finally:
         threading.stack_size(old_size)

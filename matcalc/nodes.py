@@ -12,6 +12,7 @@ Numbers are exact ``Fraction`` values.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from fractions import Fraction
@@ -52,11 +53,19 @@ class _Interned(type):
         if live is not None:
             return live
         obj.__dict__["shape"] = obj._compute_shape()  # a plain attribute: read for every node visited
-        _INTERN[key] = obj
+        # look up again and insert as one step: two threads building the same node at
+        # once must not both insert, or equal nodes would differ by identity
+        with _INTERN_LOCK:
+            ref = _INTERN_DATA.get(key)
+            live = ref() if ref is not None else None
+            if live is not None:
+                return live
+            _INTERN[key] = obj
         return obj
 
 
 _INTERN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_INTERN_LOCK = threading.Lock()
 #: the weak references behind ``_INTERN``, read directly on the hot path (``get`` costs a
 #: Python-level call per node built)
 _INTERN_DATA = _INTERN.data

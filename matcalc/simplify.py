@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 
 from . import build as B
@@ -55,9 +56,48 @@ from .registry import EXP, SIGMOID, SQRT
 
 Rule = Callable[[Node], "Node | None"]
 
-#: When a list, every rule applied (outside trial rewrites) is appended as (rule, before, after).
-TRACE: list | None = None
 RULES: dict[type, list[Rule]] = defaultdict(list)
+
+
+class _State:
+    """What one simplification in progress needs to know beyond the node: per thread (a
+    context variable, handed to ``call_deep``'s worker), so concurrent ``diff`` calls
+    do not see each other's memos, budgets or traces."""
+
+    __slots__ = ("trace", "session", "depth", "spent")
+
+    def __init__(self) -> None:
+        #: when a list, every rule applied (outside trial rewrites) is appended as (rule, before, after)
+        self.trace: list | None = None
+        #: memos shared within a session (see :func:`session`), or None
+        self.session: dict[tuple[str, int], dict[Node, Node]] | None = None
+        #: how deeply tried alternatives are nested now
+        self.depth = 0
+        #: printed size of the alternatives tried so far (see ``TRY_BUDGET``)
+        self.spent = 0
+
+
+_STATE: ContextVar[_State] = ContextVar("matcalc_simplify_state")
+
+
+def _state() -> _State:
+    try:
+        return _STATE.get()
+    except LookupError:
+        st = _State()
+        _STATE.set(st)
+        return st
+
+
+@contextmanager
+def tracing() -> Iterator[list]:
+    """Record every top-level rule application inside, as (rule, before, after)."""
+    st = _state()
+    old, st.trace = st.trace, []
+    try:
+        yield st.trace
+    finally:
+        st.trace = old
 
 #: Rewrites that are kept only when they make the result smaller are tried on
 #: subexpressions up to this printed size (they cost time proportional to it).
@@ -135,18 +175,14 @@ class Simplifier:
                 if r is not None and r != cur:
                     if r.shape != cur.shape:  # pragma: no cover - a rule bug
                         raise AssertionError(f"rule {fn.__name__} changed shape {cur.shape} → {r.shape}")
-                    if TRACE is not None and _depth[0] == 0:
-                        TRACE.append((fn, cur, r))
+                    st = _state()
+                    if st.trace is not None and st.depth == 0:
+                        st.trace.append((fn, cur, r))
                     nxt = self(r)
                     if nxt != cur:
                         return nxt
             break
         return cur
-
-
-#: The memos shared by the passes of one session: key ``("pass", 1)`` for top-level
-#: simplification, ``("trial", depth)`` for tried alternatives at that depth.
-_SESSION: dict[tuple[str, int], dict[Node, Node]] | None = None
 
 
 @contextmanager
@@ -156,32 +192,34 @@ def session() -> Iterator[None]:
     The derivative, its differential and the layout transpose have most
     subexpressions in common, and tried alternatives recur; each is simplified once.
     """
-    global _SESSION
-    if _SESSION is not None:
+    st = _state()
+    if st.session is not None:
         yield
         return
-    _SESSION = {}
-    _spent[0] = 0
+    # memos: ("pass", 1) for top-level simplification, ("trial", depth) for alternatives
+    st.session, st.spent = {}, 0
     try:
         yield
     finally:
-        _SESSION = None
+        st.session = None
 
 
 def _memo(kind: str, k: int) -> dict[Node, Node] | None:
-    if _SESSION is None:
+    st = _state()
+    if st.session is None:
         return None
-    if kind == "pass" and TRACE is not None:
+    if kind == "pass" and st.trace is not None:
         return None  # a recorded derivation must see every top-level rewrite
-    return _SESSION.setdefault((kind, k), {})
+    return st.session.setdefault((kind, k), {})
 
 
 def simplify(n: Node) -> Node:
     """Bring ``n`` to textbook form."""
     from .deep import call_deep
 
-    if _SESSION is None:
-        _spent[0] = 0
+    st = _state()  # made here, so call_deep's worker shares it
+    if st.session is None:
+        st.spent = 0
     # One pass reaches the fixed point: every rewrite's result is simplified again
     # (Simplifier._rules), bottom-up.  A second pass, run on every result until
     # 2026-11, changed nothing in 3,765 simplifications (the corpus, the Cookbook
@@ -200,18 +238,17 @@ def smaller(candidate: Node | None, current: Node, margin: int = 1) -> Node | No
 
 #: How deeply tried alternatives may nest (an alternative simplified while trying another).
 TRY_DEPTH = 2
-_depth = [0]
 
 
 #: Total printed size of the alternatives one session may try (a session without one
 #: gets a fresh budget per call).  The textbook corpus uses at most 8,100 (layer norm); it
 #: bounds the time spent on large second derivatives, which then stay less simplified.
 TRY_BUDGET = 20_000
-_spent = [0]
 
 
 def _may_try(n: Node) -> bool:
-    return tree_size(n) <= TRY_LIMIT and _depth[0] < TRY_DEPTH and _spent[0] < TRY_BUDGET
+    st = _state()
+    return tree_size(n) <= TRY_LIMIT and st.depth < TRY_DEPTH and st.spent < TRY_BUDGET
 
 
 def _try(n: Node, candidate: Callable[[], Node | None], margin: int = 1) -> Node | None:
@@ -225,12 +262,13 @@ def _try(n: Node, candidate: Callable[[], Node | None], margin: int = 1) -> Node
 
 
 def _trial(c: Node) -> Node:
-    _spent[0] += tree_size(c)
-    _depth[0] += 1
+    st = _state()
+    st.spent += tree_size(c)
+    st.depth += 1
     try:
-        return Simplifier(_memo("trial", _depth[0]))(c)
+        return Simplifier(_memo("trial", st.depth))(c)
     finally:
-        _depth[0] -= 1
+        st.depth -= 1
 
 
 # ================================================================ predicates

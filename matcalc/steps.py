@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,8 @@ def _letter(f: Node) -> str:
 def decompose(f: Node, x: Var) -> tuple[list[tuple[Var, Node, Node]], dict[Node, Var]]:
     """Intermediates (name var, definition over earlier intermediates, original node)."""
     letter = _letter(f)
-    INTERMEDIATES.clear()
+    labels = _labels()
+    labels.clear()
     defs: list[tuple[Var, Node, Node]] = []
     names: dict[Node, Var] = {}
     dep: dict[Node, bool] = {}
@@ -142,7 +144,7 @@ def decompose(f: Node, x: Var) -> tuple[list[tuple[Var, Node, Node]], dict[Node,
         new_kids = [names.get(c, c) for c in kids]
         local = n.with_children(new_kids) if kids else n
         u = Var(f"{letter}{len(defs) + 1}", n.shape)
-        INTERMEDIATES[u.name] = letter + _sub(len(defs) + 1)
+        labels[u.name] = letter + _sub(len(defs) + 1)
         defs.append((u, local, n))
         names[n] = u
     if defs:
@@ -192,14 +194,24 @@ def derive(d: Derivative) -> list[Section]:
     return sections
 
 
-#: intermediate variable name → its printed label (u₁, u₂, …) for the derivation being built
-INTERMEDIATES: dict[str, str] = {}
+#: intermediate variable name → its printed label (u₁, u₂, …) for the derivation being
+#: built (per thread: a context variable, which call_deep hands to its worker)
+_LABELS: ContextVar[dict[str, str]] = ContextVar("matcalc_step_labels")
+
+
+def _labels() -> dict[str, str]:
+    try:
+        return _LABELS.get()
+    except LookupError:
+        labels: dict[str, str] = {}
+        _LABELS.set(labels)
+        return labels
 
 
 def _name(v: Var) -> str:
     from .printing.text import Printer
 
-    return INTERMEDIATES.get(v.name) or Printer().name(v.name)
+    return _labels().get(v.name) or Printer().name(v.name)
 
 
 def _backward(defs: list[tuple[Var, Node, Node]], x: Var) -> Section:
@@ -253,12 +265,8 @@ def _simplification(d: Derivative) -> Section:
     from .engine import first_order
 
     sec = Section("Simplification")
-    SIMP.TRACE = []
-    try:
+    with SIMP.tracing() as trace:
         first_order(d.expression, d.wrt)
-        trace = SIMP.TRACE
-    finally:
-        SIMP.TRACE = None
     seen: set[tuple[str, Node]] = set()
     names_shown: set[str] = set()
     shown = 0
@@ -296,6 +304,8 @@ def derivation(d: Derivative, fmt: str = "text") -> str:
     """The derivation as text or as a LaTeX ``align*`` environment."""
     from .deep import call_deep
 
+    _labels()  # made in this thread's context, so call_deep's worker shares it
+    SIMP._state()
     sections = call_deep(derive, d)
     if fmt == "latex":
         return _latex(sections, d)

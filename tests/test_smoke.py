@@ -28,3 +28,34 @@ def test_identity_prints_with_its_size_when_a_variable_is_called_I():
     assert Printer().size_index(Dim(1, ("m", "n"))) == f"_({Dim(1, ('m', 'n'))})"
     assert Printer().size_index(Dim(1, ("m",)), Dim(1, ("n",))) == "ₘ,ₙ"
     assert Printer().size_index(Dim(1, ("d",))) == "_(d)"
+
+
+# ---------------------------------------------------------------- threads
+
+
+def test_concurrent_calls_give_the_serial_answers():
+    """Simplification state (memos, trial budget, rule trace) and derivation labels are
+    per thread, and node interning is atomic: threads diffing and deriving at once get
+    exactly what one thread gets."""
+    import threading
+
+    cases = [("x'@A@x", "x"), ("norm(A@x - v)^2", "x"), ("sum(sigmoid(W@x))", "W"), ("logdet(X)", "X"), ("tr(X'@A@X)", "X")]
+    serial = {e: (matcalc.diff(e, w).text, matcalc.diff(e, w).steps()) for e, w in cases}
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(30):
+                e, w = cases[(i + k) % len(cases)]
+                d = matcalc.diff(e, w)
+                if (d.text, d.steps()) != serial[e]:
+                    errors.append(e)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:5]
