@@ -63,7 +63,8 @@ def _in_worker(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     old_size = threading.stack_size()
     try:
         threading.stack_size(STACK_BYTES)
-        t = threading.Thread(target=context.run, args=(run,), name="matcalc-deep")
+        # a daemon: if the caller is interrupted while waiting, the interpreter can still exit
+        t = threading.Thread(target=context.run, args=(run,), name="matcalc-deep", daemon=True)
         t.start()
     finally:
         threading.stack_size(old_size)

@@ -187,7 +187,7 @@ class Simplifier:
 
 @contextmanager
 def session() -> Iterator[None]:
-    """Let every simplification inside share its memos (one ``matcalc.diff`` call).
+    """Let every simplification inside share its memos and trial budget (one derivative).
 
     The derivative, its differential and the layout transpose have most
     subexpressions in common, and tried alternatives recur; each is simplified once.
