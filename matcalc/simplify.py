@@ -666,10 +666,12 @@ def unvec_rules(n: Unvec) -> Node | None:
 
 @rule(Diag)
 def diag_rules(n: Diag) -> Node | None:
-    """diag(c v) → c diag(v);  diag(𝟙) → I;  diag(vec(x)) → diag(x)"""
+    """diag(c v) → c diag(v);  diag(𝟙) → I;  diag(c 𝟙) → c I;  diag(vec(x)) → diag(x)"""
     a = n.arg
     if isinstance(a, Ones):
         return Identity(a.shape.rows)
+    if isinstance(a, Broadcast) and a.arg.shape.is_scalar:
+        return B.mul(a.arg, Identity(a.shape.rows))
     if isinstance(a, Mul) and isinstance(a.factors[0], Const):
         c, rest = split_coef(a)
         return B.mul(Const(c), Diag(rest))
@@ -690,6 +692,14 @@ def diagpart_rules(n: DiagPart) -> Node | None:
         return DiagPart(a.arg)
     if isinstance(a, (Identity, Ones)):
         return one
+    if isinstance(a, Broadcast):  # c𝟙𝟙ᵀ, v𝟙ᵀ, 𝟙vᵀ: the diagonal is c𝟙, v, v
+        b = a.arg
+        if b.shape.is_scalar:
+            return B.broadcast(b, n.shape)
+        if b.shape.cols.is_one and b.shape.rows == n.shape.rows:
+            return b
+        if b.shape.rows.is_one and b.shape.cols == n.shape.rows:
+            return B.transpose(b)
     if isinstance(a, Mul):
         sc = [f for f in a.factors if f.shape.is_scalar]
         if sc:

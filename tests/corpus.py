@@ -479,6 +479,8 @@ PROBLEMS: list[Problem] = [
     P("dg_outer_diagonal", MC, "diag(x@y')", "x", "diag(y)"),
     P("cb_logdet_AXB", CB, "logdet(A@X@B)", "X", "inv(X).T", shapes={"A": "n x n", "X": "n x n", "B": "n x n"}),
     P("cb_logdet_XX", CB, "logdet(X@X)", "X", "2*inv(X).T", shapes={"X": "n x n"}),
+    P("dg_trace_of_inverse_as_diagonal", CB, "sum(diag(inv(X)))", "X", "-inv(X).T@inv(X).T", shapes={"X": "n x n"}),
+    P("dg_scaled_diagonal", CB, "sum(diag(3*x))", "x", "3*ones(n)"),
     P("dg_weighted_diagonal", CB, "v'@diag(A@X@B)", "X", "A.T@diag(v)@B.T", shapes={"A": "n x n", "X": "n x n", "B": "n x n"}),
     # ------------------------------------------------------------------ currently failing: input a textbook user types
     P("ug_kron_vectors_by_x", MN, "kron(x, y)", "x", "kron(eye(n), y)", shapes={"x": "n"}),
