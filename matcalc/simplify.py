@@ -836,19 +836,13 @@ def logistic_reciprocal(n: Pow) -> Node | None:
     return None
 
 
-@rule(Mul)
-def indicator_product(n: Mul) -> Node | None:
-    """(a > b) ⊙ (a > b) → (a > b)"""
-    seen = set()
-    out = []
-    changed = False
-    for f in n.factors:
-        if isinstance(f, Compare) and f in seen:
-            changed = True
-            continue
-        seen.add(f)
-        out.append(f)
-    return B.mul(*out) if changed else None
+@rule(Pow)
+def indicator_power(n: Pow) -> Node | None:
+    """(a > b)^k → (a > b) for k > 0: an indicator is 0 or 1.  (collect_powers has already
+    turned (a > b) ⊙ (a > b) into (a > b)².)"""
+    if isinstance(n.base, Compare) and isinstance(n.exponent, Const) and n.exponent.value > 0:
+        return n.base
+    return None
 
 
 @rule(Mul)
