@@ -252,10 +252,15 @@ ARCTAN = register(
         doc="arctan′(x) = 1/(1 + x²)",
     )
 )
+def _inv_sqrt_one_minus_square(x: Node) -> Node:
+    """1/√(1 − x²): ±the derivative of arcsin and arccos."""
+    return B.power(B.sub(B.ones(x.shape), B.power(x, B.TWO)), B.const(Fraction(-1, 2)))
+
+
 ARCSIN = register(
     _unary(
         "arcsin",
-        lambda x, out: B.power(B.sub(B.ones(x.shape), B.power(x, B.TWO)), B.const(Fraction(-1, 2))),
+        lambda x, out: _inv_sqrt_one_minus_square(x),
         "np.arcsin({0})",
         lambda x: _sp().asin(x),
         latex=r"\arcsin",
@@ -269,7 +274,7 @@ ARCSIN = register(
 ARCCOS = register(
     _unary(
         "arccos",
-        lambda x, out: B.neg(B.power(B.sub(B.ones(x.shape), B.power(x, B.TWO)), B.const(Fraction(-1, 2)))),
+        lambda x, out: B.neg(_inv_sqrt_one_minus_square(x)),
         "np.arccos({0})",
         lambda x: _sp().acos(x),
         latex=r"\arccos",

@@ -383,18 +383,11 @@ def test_parse_time_is_linear_in_length() -> None:
     assert times[-1] < 30, times
 
 
-def test_check_time_is_linear_in_length_with_repeated_names() -> None:
-    sizes = (6_000, 12_000, 24_000)
-    texts = [balanced(n, distinct=False) for n in sizes]
-    matcalc.check(texts[0])
-    times = [_best_time(lambda t=t: matcalc.check(t), repeats=1) for t in texts]
-    per_char = [t / len(s) for t, s in zip(times, texts)]
-    assert max(per_char) / min(per_char) < 2.5, list(zip(sizes, times))
-
-
-def test_check_time_is_linear_with_distinct_names() -> None:
-    sizes = (2_000, 4_000, 8_000)
-    texts = [balanced(n, distinct=True) for n in sizes]
+@pytest.mark.parametrize(
+    "distinct, sizes", [(False, (6_000, 12_000, 24_000)), (True, (2_000, 4_000, 8_000))], ids=["repeated_names", "distinct_names"]
+)
+def test_check_time_is_linear_in_length(distinct: bool, sizes: tuple[int, ...]) -> None:
+    texts = [balanced(n, distinct=distinct) for n in sizes]
     matcalc.check(texts[0])
     times = [_best_time(lambda t=t: matcalc.check(t), repeats=1) for t in texts]
     per_char = [t / len(s) for t, s in zip(times, texts)]
