@@ -233,22 +233,11 @@ def gen_mutation(ch: Any, source: str) -> str:
         by_token = bool(ch.int(0, 1))
         units = F._tokenize(text) if by_token else list(text)
         sep = " " if by_token else ""
-        op = pick(ch, ("insert", "delete", "swap", "duplicate", "replace"))
+        op = pick(ch, F.EDITS)
         i = ch.int(0, max(0, len(units) - 1))
         j = ch.int(0, max(0, len(units) - 1))
         piece = pick(ch, F.TOKENS) if by_token or ch.int(0, 1) else pick(ch, F.LANGUAGE_CHARS)
-        if op == "insert" or not units:
-            units.insert(i, piece)
-        elif op == "delete":
-            lo, hi = sorted((i, j))
-            del units[lo : min(hi + 1, lo + 3)]
-        elif op == "swap":
-            units[i], units[j] = units[j], units[i]
-        elif op == "duplicate":
-            lo, hi = sorted((i, j))
-            units[lo:lo] = units[lo : hi + 1]
-        else:
-            units[i] = piece
+        F.apply_edit(units, op, i, j, piece)
         text = sep.join(units)
     return text
 
@@ -282,6 +271,11 @@ def exercise_one(tally: Tally, args: argparse.Namespace, ch: Any) -> None:
     source, syntax, shapes = gen_input(ch)
     layouts = F.LAYOUTS if args.all_layouts else (pick(ch, F.LAYOUTS),)
     fmt = pick(ch, F.cli_formats()) if tally.runs % args.cli_every == 0 else None
+    run_input(tally, args, source, syntax, shapes, layouts, fmt)
+
+
+def run_input(tally: Tally, args: argparse.Namespace, source: str, syntax: str, shapes: Any, layouts: Sequence[str], fmt: str | None) -> None:
+    """One input through the whole pipeline (every engine), counted; progress every so often."""
     report = F.exercise(
         source,
         syntax,
@@ -373,20 +367,7 @@ def run_hypothesis(args: argparse.Namespace) -> int:
             if tally.runs % args.cli_every:
                 fmt = None
             layouts = F.LAYOUTS if args.all_layouts else (data.draw(st.sampled_from(F.LAYOUTS)),)
-            report = F.exercise(
-                source,
-                syntax,
-                shapes=shapes,
-                max_vars=args.max_vars,
-                layouts=layouts,
-                outputs_for=args.outputs_for,
-                cli_format=fmt,
-                time_limit=args.time_limit,
-                hang_limit=args.hang_limit,
-            )
-            tally.add(report)
-            if tally.runs % args.progress == 0:
-                print(tally.line(), flush=True)
+            run_input(tally, args, source, syntax, shapes, layouts, fmt)
 
         return hseed(seed)(target) if seed is not None else target
 

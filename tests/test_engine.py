@@ -232,8 +232,9 @@ def test_simplification_rule_fires_and_agrees_with_finite_differences(rule):
 def test_every_simplification_rule_is_exercised():
     """A rule no checked case reaches is untested (or dead): each must fire on a corpus
     problem (checked against finite differences in test_corpus) or a case above."""
-    import matcalc.simplify as S
     from corpus import PROBLEMS
+
+    import matcalc.simplify as S
 
     rules = {fn.__name__ for fns in S.RULES.values() for fn in fns}
     fired: set[str] = set()

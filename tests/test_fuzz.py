@@ -669,6 +669,25 @@ def _tokenize(source: str) -> list[str]:
     return re.findall(r"\.\*|\./|\.\^|\*\*|>=|<=|\.T\b|[A-Za-z_]\w*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\S", source)
 
 
+EDITS = ("insert", "delete", "swap", "duplicate", "replace")
+
+
+def apply_edit(units: list[str], op: str, i: int, j: int, piece: str) -> None:
+    """One edit of a list of characters or tokens, in place (also scripts/fuzz_campaign.py's)."""
+    if op == "insert" or not units:
+        units.insert(i, piece)
+    elif op == "delete":
+        lo, hi = sorted((i, j))
+        del units[lo : min(hi + 1, lo + 3)]
+    elif op == "swap":
+        units[i], units[j] = units[j], units[i]
+    elif op == "duplicate":
+        lo, hi = sorted((i, j))
+        units[lo:lo] = units[lo : hi + 1]
+    else:
+        units[i] = piece
+
+
 @st.composite
 def mutate(draw: st.DrawFn, source: str) -> str:
     """One to four random edits of ``source``, by character or by token."""
@@ -677,22 +696,11 @@ def mutate(draw: st.DrawFn, source: str) -> str:
         by_token = draw(st.booleans())
         units = _tokenize(text) if by_token else list(text)
         sep = " " if by_token else ""
-        op = draw(st.sampled_from(["insert", "delete", "swap", "duplicate", "replace"]))
+        op = draw(st.sampled_from(EDITS))
         i = draw(st.integers(0, max(0, len(units) - 1))) if units else 0
         j = draw(st.integers(0, max(0, len(units) - 1))) if units else 0
         piece = draw(st.sampled_from(TOKENS)) if by_token or draw(st.booleans()) else draw(st.sampled_from(LANGUAGE_CHARS))
-        if op == "insert" or not units:
-            units.insert(i, piece)
-        elif op == "delete":
-            lo, hi = sorted((i, j))
-            del units[lo : min(hi + 1, lo + 3)]
-        elif op == "swap":
-            units[i], units[j] = units[j], units[i]
-        elif op == "duplicate":
-            lo, hi = sorted((i, j))
-            units[lo:lo] = units[lo : hi + 1]
-        else:
-            units[i] = piece
+        apply_edit(units, op, i, j, piece)
         text = sep.join(units)
     return text
 
