@@ -36,7 +36,7 @@ CLEAN_VENV = ROOT / "benchmarks" / ".venv-cli"
 
 
 def clean_install(log: Any = print) -> tuple[Path, Path] | None:
-    """A venv holding only ``pip install .`` (matcalc and lark): what a user's command runs in.
+    """A venv holding only ``pip install .`` (matcalc, numpy, sympy): what a user's command runs in.
 
     The benchmark's own environment carries jax, torch and whatever the machine's
     site-packages add to every interpreter start (here, a ``.pth`` importing certifi).

@@ -1,7 +1,9 @@
-"""Text → syntax tree, with a Lark LALR parser built once from ``grammar/matcalc.lark``.
+"""Text → syntax tree: the LALR(1) tables for ``grammar/matcalc.lark`` (computed by Lark,
+stored in ``matcalc/parse_tables.py``; see ``matcalc.tablegen``) run by matcalc's own
+driver (``matcalc.lalr``), so a parse imports no parser library.
 
-The parser builds the tree inline (Lark calls our callbacks during the parse; no
-parse tree and no recursion), so deeply nested input costs no Python stack.
+The driver builds the tree bottom-up through the callbacks below (no parse tree and
+no recursion), so deeply nested input costs no Python stack.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def grammar_text() -> str:
 
 
 class _Builder:
-    """Lark callbacks: parse-tree rule → syntax node.  One instance per dialect."""
+    """Parser callbacks: grammar rule (alias) → syntax node.  One instance per dialect."""
 
     def __init__(self, dialect: str):
         self.mulops = _MULOPS[dialect]
@@ -70,15 +72,15 @@ class _Builder:
 
     def number(self, args):
         (tok,) = args
-        return S.Number(str(tok), tok.start_pos)
+        return S.Number(tok.text, tok.pos)
 
     def string(self, args):
         (tok,) = args
-        return S.String(str(tok)[1:-1], tok.start_pos)
+        return S.String(tok.text[1:-1], tok.pos)
 
     def name(self, args):
         (tok,) = args
-        return S.Name(str(tok), tok.start_pos)
+        return S.Name(tok.text, tok.pos)
 
     def call(self, args):
         tok, arglist = args
@@ -93,39 +95,39 @@ class _Builder:
                 )
             else:
                 positional.append(a)
-        return S.Call(str(tok), tuple(positional), tuple(keywords), tok.start_pos)
+        return S.Call(tok.text, tuple(positional), tuple(keywords), tok.pos)
 
     def arguments(self, args):
         return list(args)
 
     def keyword(self, args):
         tok, value = args
-        return (str(tok), value)
+        return (tok.text, value)
 
     def binary(self, args):
         left, tok, right = args
-        op = str(tok)
+        op = tok.text
         if tok.type == "ADDOP":
             kind = "add" if op == "+" else "sub"
         elif tok.type == "MULOP":
             kind = self.mulops[op]
         else:
             kind = self.powops[op]
-        return S.BinOp(kind, left, right, tok.start_pos)
+        return S.BinOp(kind, left, right, tok.pos)
 
     def unary(self, args):
         tok, operand = args
-        if str(tok) == "+":
+        if tok.text == "+":
             return operand
-        return S.Neg(operand, tok.start_pos)
+        return S.Neg(operand, tok.pos)
 
     def transpose(self, args):
         operand, tok = args
-        return S.Transpose(operand, tok.start_pos)
+        return S.Transpose(operand, tok.pos)
 
     def compare(self, args):
         left, tok, right = args
-        return S.Compare(str(tok), left, right, tok.start_pos)
+        return S.Compare(tok.text, left, right, tok.pos)
 
 
 def _pos(e: S.Expr) -> int:
@@ -133,31 +135,24 @@ def _pos(e: S.Expr) -> int:
 
 
 @cache
-def _parser(dialect: str):
-    from lark import Lark
-
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        transformer=_Builder(dialect),
-        maybe_placeholders=True,
-        cache=_cache_path(),
-    )
-
-
-def _cache_path() -> str | bool:
-    """Lark caches the analysed grammar (LALR tables) in a file: 3× faster start-up."""
-    import hashlib
-    import tempfile
+def _tables():
+    """The stored tables, or (in a checkout whose grammar was edited and the tables not
+    regenerated) tables computed from the grammar now, with Lark."""
+    from . import lalr, parse_tables
 
     text = grammar_text()
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    try:
-        from lark import __version__ as lark_version
-    except ImportError:  # pragma: no cover
-        lark_version = "?"
-    return os.path.join(tempfile.gettempdir(), f"matcalc-grammar-{lark_version}-{digest}.lark-cache")
+    if parse_tables.GRAMMAR == text:
+        return lalr.Tables(vars(parse_tables))
+    from . import tablegen  # pragma: no cover - only after editing the grammar
+
+    return lalr.Tables(tablegen.build(text))  # pragma: no cover
+
+
+@cache
+def _parser(dialect: str):
+    from . import lalr
+
+    return lalr.Parser(_tables(), _Builder(dialect))
 
 
 def _describe(expected) -> str:
@@ -176,7 +171,7 @@ def parse(source: str, syntax: str = "numpy") -> S.Expr:
     >>> parse("W@x + b")
     BinOp(op='add', left=BinOp(op='matmul', left=Name(id='W'), right=Name(id='x')), right=Name(id='b'))
     """
-    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+    from .lalr import END, UnexpectedCharacter, UnexpectedToken
 
     if syntax not in DIALECTS:
         raise ParseError(f"unknown syntax {syntax!r}; choose one of {', '.join(DIALECTS)}")
@@ -188,36 +183,21 @@ def parse(source: str, syntax: str = "numpy") -> S.Expr:
         raise ParseError("empty expression", source=source, column=0)
     try:
         tree = _parser(syntax).parse(source)
-    except UnexpectedCharacters as e:
-        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
-        raise ParseError(f"unexpected character {ch!r}", source=source, column=e.pos_in_stream) from None
+    except UnexpectedCharacter as e:
+        raise ParseError(f"unexpected character {source[e.column]!r}", source=source, column=e.column) from None
     except UnexpectedToken as e:
         tok = e.token
-        if tok.type == "$END":
+        if tok.type == END:
             msg = f"unexpected end of expression; expected {_describe(e.expected)}"
             col = len(source.rstrip())
         else:
             what = {"NAME": "name ", "NUMBER": "number "}.get(tok.type, "")
-            shown = str(tok) if len(str(tok)) <= 40 else str(tok)[:39] + "…"
+            shown = tok.text if len(tok.text) <= 40 else tok.text[:39] + "…"
             msg = f"unexpected {what}{shown!r}; expected {_describe(e.expected)}"
-            col = tok.start_pos
+            col = tok.pos
         raise ParseError(msg, source=source, column=col) from None
-    except UnexpectedEOF as e:
-        raise ParseError(
-            f"unexpected end of expression; expected {_describe(e.expected)}",
-            source=source,
-            column=len(source.rstrip()),
-        ) from None
-    except VisitError as e:  # pragma: no cover - callbacks raise ParseError directly
-        if isinstance(e.orig_exc, ParseError):
-            raise e.orig_exc.with_source(source) from None
-        raise
     except ParseError as e:
         raise e.with_source(source) from None
-    except UnexpectedInput as e:  # pragma: no cover - any other lark input error
-        raise ParseError(str(e).splitlines()[0], source=source, column=getattr(e, "pos_in_stream", 0)) from None
-    except RecursionError:  # pragma: no cover - the inline builder does not recurse
-        raise LimitError(f"too deeply nested (limit {MAX_DEPTH})") from None
     d = S.depth(tree)
     if d > MAX_DEPTH:
         raise LimitError(f"too deeply nested: depth {d} (limit {MAX_DEPTH})", source=source, column=0)

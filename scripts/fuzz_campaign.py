@@ -305,12 +305,11 @@ def run_random(args: argparse.Namespace) -> int:
 def run_atheris(args: argparse.Namespace, libfuzzer_args: list[str]) -> int:
     import atheris
 
-    with atheris.instrument_imports(include=["matcalc"] + (["lark"] if args.instrument_lark else [])):
-        import lark  # noqa: F401
-
+    with atheris.instrument_imports(include=["matcalc"]):
         import matcalc  # noqa: F401
         import matcalc.api  # noqa: F401
         import matcalc.cli  # noqa: F401
+        import matcalc.lalr  # noqa: F401  (the parser: coverage-guided mutation starts here)
         import matcalc.shapes  # noqa: F401
         import matcalc.simplify  # noqa: F401
     F.warm_up()
@@ -401,7 +400,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-limit", type=float, default=2.0, help="a call slower than this (s) is an escape")
     p.add_argument("--hang-limit", type=float, default=60.0, help="interrupt a call after this many seconds (random, hypothesis)")
     p.add_argument("--libfuzzer-timeout", type=float, default=120.0, help="libFuzzer -timeout (atheris)")
-    p.add_argument("--instrument-lark", action="store_true", help="atheris: collect coverage inside lark too (slower)")
     p.add_argument(
         "--artifacts", default=os.path.join(tempfile.gettempdir(), "matcalc-fuzz"), help="atheris: crash/timeout inputs"
     )
