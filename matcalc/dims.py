@@ -40,6 +40,14 @@ class Dim:
         d = self.__dict__
         d["is_int"] = not self.syms
         d["is_one"] = self.coef == 1 and not self.syms
+        # hashed for every node built (shapes are part of node keys): computed once
+        d["_hash"] = hash((self.coef, self.syms))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple:
+        return (Dim, (self.coef, self.syms))  # not the stored hash: str hashes differ between processes
 
     @property
     def single_symbol(self) -> str | None:
@@ -49,6 +57,8 @@ class Dim:
         return Dim(self.coef * other.coef, tuple(sorted(self.syms + other.syms)))
 
     def substitute(self, values: Mapping[str, Dim]) -> Dim:
+        if not any(s in values for s in self.syms):
+            return self
         out = Dim(self.coef, ())
         for s in self.syms:
             out = out * values.get(s, Dim(1, (s,)))
@@ -82,7 +92,15 @@ class Shape:
     is_scalar: ClassVar[bool]
 
     def __post_init__(self) -> None:
-        self.__dict__["is_scalar"] = self.rows.is_one and self.cols.is_one
+        d = self.__dict__
+        d["is_scalar"] = self.rows.is_one and self.cols.is_one
+        d["_hash"] = hash((self.rows._hash, self.cols._hash))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple:
+        return (Shape, (self.rows, self.cols))
 
     @property
     def is_vector(self) -> bool:

@@ -96,3 +96,20 @@ def test_nodes_pickle_back_to_the_interned_node():
 
     n = matcalc.diff("x'@A@x", "x").node
     assert pickle.loads(pickle.dumps(n)) is n
+
+
+def test_dims_and_shapes_pickled_in_another_process_hash_here():
+    """Dims and shapes store their hash (built for every node); a str hash differs
+    between processes, so a pickle must not carry it."""
+    import os
+    import subprocess
+    import sys
+
+    from matcalc.dims import Dim, Shape
+
+    code = "import pickle, sys; from matcalc.dims import Shape; sys.stdout.buffer.write(pickle.dumps(Shape.of('m', 'n')))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    data = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout
+    s = pickle.loads(data)
+    assert s == Shape.of("m", "n") and hash(s) == hash(Shape.of("m", "n"))
+    assert {Shape.of("m", "n"): 1}[s] == 1 and {Dim.of("n"): 2}[s.cols] == 2
