@@ -960,6 +960,11 @@ def common_hadamard_factor(n: Add) -> Node | None:
     """A ⊙ B + A ⊙ C → A ⊙ (B + C), kept only when the result is smaller"""
     if not _may_try(n):
         return None
+    whole = _hadamard_gcd(n)
+    if whole is not None:
+        r = smaller(_trial(whole), n)
+        if r is not None:
+            return r
     count: dict[Node, int] = {}
     for t in n.terms:
         if isinstance(t, Mul):
@@ -982,6 +987,59 @@ def common_hadamard_factor(n: Add) -> Node | None:
         if r is not None:
             return r
     return None
+
+
+def _powers(t: Node) -> dict[Node, int]:
+    """The Hadamard factors of ``t`` (its coefficient split off) as base → positive integer
+    exponent, in order: σ ⊙ (1 − σ)² → {σ: 1, 1 − σ: 2}."""
+    out: dict[Node, int] = {}
+    for f in t.factors if isinstance(t, Mul) else (t,):
+        if isinstance(f, Const):
+            continue
+        base, k = f, 1
+        if isinstance(f, Pow) and isinstance(f.exponent, Const):
+            e = f.exponent.value
+            if e.denominator == 1 and e > 1:
+                base, k = f.base, int(e)
+        out[base] = out.get(base, 0) + k
+    return out
+
+
+def _hadamard_gcd(n: Add) -> Node | None:
+    """The greatest common Hadamard factor of every term, exponents included, taken out
+    at once: σ(1 − σ)² − σ²(1 − σ) → σ(1 − σ) ⊙ ((1 − σ) − σ).  Taking out one factor
+    at a time cannot get there: σ alone leaves (1 − σ)² − σ(1 − σ), no smaller."""
+    parts = [split_coef(t) for t in n.terms]
+    powers = [_powers(rest) for _, rest in parts]
+    # a sum may appear negated in another term (1 − σ and σ − 1): align it with the first
+    # term's orientation and move the sign into the coefficient
+    ref = powers[0]
+    flipped = False
+    for i in range(1, len(powers)):
+        aligned: dict[Node, int] = {}
+        sign = 1
+        for b, k in powers[i].items():
+            if b not in ref and isinstance(b, Add):
+                nb = _trial(B.add(*[B.neg(t) for t in b.terms], shape=b.shape))  # simplified: −(σ − 1) is 1 − σ
+                if nb in ref:
+                    b, sign, flipped = nb, sign * (-1) ** k, True
+            aligned[b] = aligned.get(b, 0) + k
+        powers[i] = aligned
+        parts[i] = (parts[i][0] * sign, parts[i][1])
+    common = dict(powers[0])
+    for p in powers[1:]:
+        common = {b: min(k, p[b]) for b, k in common.items() if b in p}
+        if not common:
+            return None
+    if len(common) < 2 and not flipped and all(p[b] == 1 for p in powers for b in common):
+        return None  # one factor, plain in every term: the loop in common_hadamard_factor tries that
+    inside = []
+    for (c, _), p in zip(parts, powers):
+        fs = [b if k == 1 else B.power(b, Const(Fraction(k))) for b, k in ((b, k - common.get(b, 0)) for b, k in p.items()) if k > 0]
+        rest = B.mul(Const(c), *fs) if fs else Const(c)
+        inside.append(_fix_shape(rest, n.shape))
+    g = B.mul(*[b if k == 1 else B.power(b, Const(Fraction(k))) for b, k in common.items()])
+    return B.mul(g, B.add(*inside, shape=n.shape))
 
 
 @rule(Add)

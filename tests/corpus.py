@@ -465,6 +465,11 @@ PROBLEMS: list[Problem] = [
         "softmax(z)*(softmax(z) - y - softmax(z).T@(softmax(z) - y))",
     ),
     P("ug_sigmoid_second", HS, "sigmoid(a)", "a", "sigmoid(a)*(1 - sigmoid(a))*(1 - 2*sigmoid(a))", order=2),
+    # the same factoring inside a layer, where 1 − σ and σ − 1 must be recognised as one factor
+    P(
+        "ug_sigmoid_layer_hessian", HS, "sum(sigmoid(W@x))", "x",
+        "W.T@diag(sigmoid(W@x)*(1 - sigmoid(W@x))*(1 - 2*sigmoid(W@x)))@W", order=2,
+    ),
     P(
         "ug_log_quad_hessian", HS, "log(x.T@A@x)", "x",
         "(A + A.T)/(x.T@A@x) - (A + A.T)@x@x.T@(A + A.T)/(x.T@A@x)**2", order=2,
@@ -496,9 +501,6 @@ PROBLEMS: list[Problem] = [
 KNOWN_FAILURES: dict[str, str] = {
     # -- crash / check failure: the finite-difference reference cannot run
     # -- ugly or oversized results (values are right)
-    "ug_sigmoid_second": (
-        "ugly: σ'' expanded to σ(a) (1 − σ(a))² + σ(a)³ − σ(a)², 22 nodes; textbook σ(a)(1 − σ(a))(1 − 2σ(a)), 15"
-    ),
     # -- the a–g scalar convention against what the user typed
     # -- input a textbook user types that is parsed wrongly or not at all
     # -- unsupported constructs
