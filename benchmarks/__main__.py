@@ -135,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
             kept = {k: v for k, v in base["parts"].items() if k not in results["parts"]}
             results["parts"] = dict(sorted({**kept, **results["parts"]}.items()))
             results["seconds"] = dict(sorted({**base.get("seconds", {}), **results["seconds"]}.items()))
-            results["command"] = base.get("command", results["command"]) + f" (parts {args.parts} rerun on {results['date']})"
+            # one note however many partial reruns: the parts rerun since the last full run
+            rerun = sorted(set(base.get("rerun_parts", [])) | set(results["parts"]))
+            results["rerun_parts"] = rerun
+            command = base.get("command", results["command"]).split(" (parts ")[0]
+            results["command"] = command + f" (parts {','.join(rerun)} rerun on {results['date']})"
             results["machine"]["load_average_at_start"] = base["machine"].get("load_average_at_start", results["machine"].get("load_average_at_start"))
         if path is not None:
             write_json(results, path)
