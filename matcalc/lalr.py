@@ -90,10 +90,10 @@ class Tables:
                 return False
             if action >= 0:
                 return True
-            _lhs, n, *_ = rules[~action]
+            lhs, n, *_ = rules[~action]
             if n:
                 del stack[-n:]
-            goto = actions[stack[-1]].get(rules[~action][0])
+            goto = actions[stack[-1]].get(lhs)
             if goto is None:  # pragma: no cover - a consistent table always has the goto
                 return False
             stack.append(goto)
