@@ -132,11 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         base = json.loads(path.read_text(encoding="utf-8")) if args.update and path is not None and path.exists() else None
         results = run(args, checkpoint=None if base else path)
         if base is not None:
+            ran = list(results["parts"])
             kept = {k: v for k, v in base["parts"].items() if k not in results["parts"]}
             results["parts"] = dict(sorted({**kept, **results["parts"]}.items()))
             results["seconds"] = dict(sorted({**base.get("seconds", {}), **results["seconds"]}.items()))
             # one note however many partial reruns: the parts rerun since the last full run
-            rerun = sorted(set(base.get("rerun_parts", [])) | set(results["parts"]))
+            rerun = sorted(set(base.get("rerun_parts", [])) | set(ran))
             results["rerun_parts"] = rerun
             command = base.get("command", results["command"]).split(" (parts ")[0]
             results["command"] = command + f" (parts {','.join(rerun)} rerun on {results['date']})"

@@ -42,9 +42,10 @@ def _met(ok: bool) -> str:
 
 
 def profile_text(prof: dict[str, Any], what: str, rows: int = 15) -> str:
-    out = [f"cProfile of {what} (matcalc's big-stack worker-thread passes run inline so the profiler sees them): "
+    out = [f"cProfile of {what} (`call_deep` bypassed, so a pass it would move to its big-stack thread stays where the profiler sees it): "
            f"{_ms(prof['wall_seconds'], 1)} ms unprofiled, {_ms(prof['profiled_seconds'], 1)} ms profiled; "
-           f"{prof['call_deep_calls']} `call_deep` calls, each starting a thread with a 512 MiB stack: "
+           f"{prof['call_deep_calls']} `call_deep` calls (each runs its pass in the caller's thread and starts a 512 MiB-stack thread only "
+           f"when the pass recurses too deeply): "
            f"{prof['call_deep_empty_call_seconds'] * 1e6:.0f} µs for an empty call.", ""]
     out.append(_table(["matcalc function", "cumulative ms", "self ms", "calls"],
                       [[f"`{r['function']}`", _ms(r["cumulative"], 1), _ms(r["self"], 1), str(r["calls"])] for r in prof["by_cumulative"][:rows]]))
@@ -78,11 +79,12 @@ def part_diff(res: dict[str, Any]) -> str:
                      "✓" if m["numeric_check"] else "✗ FD",
                      s_ms, s_st, s_x, t_ms, t_st, t_x])
     s = res["summary"]
-    out = [_table(["case", "expression", "matcalc ms", "no threads¹ ms", "FD", "SymPy ms", "SymPy", "× vs SymPy", "tensorgrad ms", "tensorgrad", "× vs tg"],
+    out = [_table(["case", "expression", "matcalc ms", "direct¹ ms", "FD", "SymPy ms", "SymPy", "× vs SymPy", "tensorgrad ms", "tensorgrad", "× vs tg"],
                   rows, "llrrlrlrrlr")]
     out.append("")
-    out.append("¹ the same `matcalc.diff` with `matcalc.deep.call_deep` running its passes in the calling thread instead of "
-               "starting a 512 MiB-stack thread each time: a diagnostic of what those thread hand-offs cost, not a supported mode.")
+    out.append("¹ the same `matcalc.diff` with `matcalc.deep.call_deep` bypassed (its recursion-limit guard, which moves a pass "
+               "to a 512 MiB-stack thread only when it recurses too deeply): a diagnostic of what the guard costs, not a supported "
+               "mode; the two variants take turns going first.")
     out.append("")
     out.append(f"tensorgrad: {res['tensorgrad']}")
     out.append("")
@@ -90,7 +92,7 @@ def part_diff(res: dict[str, Any]) -> str:
     out.append(f"- matcalc: median {_ms(med, 3)} ms over {s['cases']} cases (max {_ms(s['matcalc_max_seconds'])} ms); "
                f"target median ≤ {s['target_ms']:g} ms: {_met(s['median_target_met'])}"
                + (f"; {len(s['cases_over_target'])} cases over 1 ms" if s["cases_over_target"] else "")
-               + (f"; with the thread hand-offs bypassed the median is {_ms(s['matcalc_inline_median_seconds'], 3)} ms"
+               + (f"; with call_deep bypassed the median is {_ms(s['matcalc_inline_median_seconds'], 3)} ms"
                   if s.get("matcalc_inline_median_seconds") else ""))
     if s["matcalc_numeric_check_failures"]:
         out.append(f"- matcalc answers that FAILED the finite-difference check: {', '.join(s['matcalc_numeric_check_failures'])}")
