@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import build as B
 from .dims import ONE as DIM_ONE
 from .dims import Shape
-from .errors import UnknownFunctionError
+from .errors import UnknownFunctionError, UnsupportedError
 from .nodes import (
     Apply,
     Commutation,
@@ -557,14 +557,44 @@ def _build_diag(ck: Checker, call: S.Call) -> Node:
     return DiagPart(x)
 
 
-@_structural("norm", "norm(X), norm(X, p)", "Euclidean / Frobenius norm (p = 2, 'fro'); p = 1: sum of |entries|", aliases=("norm2",))
+@_structural(
+    "norm",
+    "norm(X), norm(X, p)",
+    "Euclidean / Frobenius norm (p = 2, 'fro'); p = 1: sum of |entries| of a vector (a matrix's operator norms are refused)",
+    aliases=("norm2",),
+)
 def _build_norm(ck: Checker, call: S.Call) -> Node:
+    from .syntax import Name, Number, String
+
     x_ast, p_ast = ck.args(call, 1, optional=("ord",))
-    p = 2
-    if p_ast is not None:
-        p = ck.int_arg(p_ast, allowed=(1, 2), names={"fro": 2})
     x = ck.node(x_ast)
-    return Norm(x, p)
+    matrix = not x.shape.rows.is_one and not x.shape.cols.is_one
+    where = p_ast if p_ast is not None else call
+    if p_ast is None:
+        p: int | str = 2
+    elif isinstance(p_ast, (Name, String)) and (p_ast.id if isinstance(p_ast, Name) else p_ast.value) == "fro":
+        p = "fro"
+    elif isinstance(p_ast, Number) and Fraction(p_ast.text) in (1, 2):
+        p = int(Fraction(p_ast.text))
+    else:
+        raise UnsupportedError(
+            "norm supports ord=2 (Euclidean; for a matrix 'fro', the Frobenius norm) and ord=1 (sum of |entries| of a vector)",
+            source=ck.source,
+            column=getattr(where, "pos", None),
+        )
+    # NumPy's norm(X, 2) and norm(X, 1) of a matrix, and MATLAB's norm(X), are operator
+    # norms (largest singular value, largest column sum), not the entrywise norms
+    # matcalc differentiates: refuse rather than answer a different question.
+    # (norm2(X) is matrixcalculus.org's: the Frobenius norm.)
+    if matrix and (p in (1, 2) if p_ast is not None else ck.syntax == "matlab" and call.func == "norm"):
+        what = "largest singular value" if p == 2 else "largest absolute column sum"
+        raise UnsupportedError(
+            f"{'norm(X)' if p_ast is None else f'norm(X, {p})'} of a matrix is its operator norm ({what}), "
+            "which matcalc cannot differentiate; norm(X, 'fro') is the Frobenius norm, norm1(X) the sum of |entries|",
+            source=ck.source,
+            column=getattr(where, "pos", None),
+        )
+    return Norm(x, 1 if p == 1 else 2)
 
 
 @_structural("norm1", "norm1(X)", "sum of absolute values of the entries")

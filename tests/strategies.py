@@ -454,8 +454,9 @@ class Gen:
             return self.fn("cosh", e, math.cosh(e.bound), 1.0)
 
         def norm_sq() -> G:  # scalar only
-            e = self.tame(self.expr(self.any_shape(), depth), 3.0)
-            t = G(self.call("norm", e.text) + self.pow_sym() + "2", POWER, SCALAR, 1.0, e.vars)
+            sh = self.any_shape()
+            e = self.tame(self.expr(sh, depth), 3.0)
+            t = G(self.norm_call(sh, e.text) + self.pow_sym() + "2", POWER, SCALAR, 1.0, e.vars)
             return G(self.sum_(t, one).text, SUM, SCALAR, 1 + e.bound**2 * 16, e.vars, 1.0)
 
         def sum_exp() -> G:  # scalar only
@@ -793,18 +794,27 @@ class Gen:
         sh = self.any_shape()
         a = self.expr(sh, d)
         n = size(sh[0]) * size(sh[1])
+        # of a matrix, norm(A, 2) and norm(A, 1) (and MATLAB's norm(A)) are operator norms,
+        # which matcalc refuses: matrices get the entrywise spellings
+        matrix = sh[0] != () and sh[1] != ()
         form = self.weighted([(3, "norm"), (1, "norm1"), (0.5, "p2"), (0.5, "p1"), (0.3, "fro")])
         if form == "norm":
-            text = self.call("norm", a.text)
-        elif form == "norm1":
+            text = self.norm_call(sh, a.text)
+        elif form == "norm1" or (form == "p1" and matrix):
             text = self.call("norm1", a.text)
-        elif form == "p2":
+        elif form == "p2" and not matrix:
             text = self.call("norm", a.text, self.pick(["2", "ord=2"]))
         elif form == "p1":
             text = self.call("norm", a.text, self.pick(["1", "ord=1"]))
         else:
             text = self.call("norm", a.text, "fro")
         return G(text, ATOM, s, a.bound * n, a.vars)
+
+    def norm_call(self, sh: Shape, text: str) -> str:
+        """The Euclidean (Frobenius) norm of ``text``, of shape ``sh``, spelled for the dialect."""
+        if sh[0] != () and sh[1] != () and self.dialect == "matlab":
+            return self.pick([f"norm({text}, 'fro')", f"norm2({text})"])
+        return self.call("norm", text)
 
     def p_lse(self, s: Shape, d: int) -> G:
         if s == SCALAR:

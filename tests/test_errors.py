@@ -629,3 +629,45 @@ def test_python_m_matcalc_shape_error_has_no_traceback() -> None:
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
     assert p.stderr.startswith("shape error: cannot multiply W (m×n) by y (k): n columns ≠ k rows\n  W@y + b\n   ^")
+
+
+@pytest.mark.parametrize(
+    "expr, syntax, column",
+    [
+        ("norm(X, 2)", "numpy", 8),
+        ("norm(X, ord=1)", "numpy", 12),
+        ("norm(X, 'nuc')", "numpy", 8),
+        ("norm(x, 3)", "numpy", 8),
+        ("norm(X)", "matlab", 0),
+        ("1 + norm(X, 2)^2", "numpy", 12),
+    ],
+)
+def test_operator_norms_of_matrices_are_refused_not_misread(expr: str, syntax: str, column: int) -> None:
+    """NumPy's norm(X, 2) is the spectral norm and MATLAB's norm(X) too: differentiating
+    the Frobenius norm instead would be a wrong answer to the question asked."""
+    with pytest.raises(errors.UnsupportedError) as info:
+        matcalc.diff(expr, "X" if "X" in expr else "x", syntax=syntax)
+    assert info.value.column == column, info.value.render()
+    assert len(info.value.render().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    "expr, syntax, wrt, text",
+    [
+        ("norm(X)", "numpy", "X", "X/‖X‖"),
+        ("norm(X, 'fro')", "matlab", "X", "X/‖X‖"),
+        ("norm2(X)", "matlab", "X", "X/‖X‖"),
+        ("norm(x, 2.0)", "numpy", "x", "x/‖x‖"),
+        ("norm(x, 1)", "numpy", "x", "sign(x)"),
+        ("norm(x)", "matlab", "x", "x/‖x‖"),
+        ("norm(W@x, 2)", "numpy", "W", "Wxxᵀ/‖Wx‖"),
+    ],
+)
+def test_entrywise_norms_are_accepted(expr: str, syntax: str, wrt: str, text: str) -> None:
+    d = matcalc.diff(expr, wrt, syntax=syntax)
+    assert d.text == text
+    if syntax == "matlab" and wrt == "X":  # the Frobenius norm prints as norm(X, 'fro') there, and parses back
+        assert d.ascii() == "X ./ norm(X, 'fro')"
+        from matcalc.printing import to_ascii
+
+        assert to_ascii(matcalc.check(d.ascii(), syntax="matlab").expr, "matlab") == d.ascii()

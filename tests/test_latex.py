@@ -434,7 +434,7 @@ DERIVATIVE_CASES: list[tuple[str, str, dict]] = [
     ("x - 2/3*y", "x", {}),
     ("sum(tanh(X)/(1+a))", "X", {}),
     ("sum(x**y)", "y", {}),
-    ("norm1(x) + norm(W, 1)", "x", {}),
+    ("norm1(x) + norm1(W)", "x", {}),
     ("x'@inv(A)@x", "A", {}),
     ("t*X", "t", {}),
     ("t*x", "t", {"layout": "denominator"}),

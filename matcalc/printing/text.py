@@ -567,6 +567,12 @@ class MatlabPrinter(AsciiPrinter):
             return Out(f"{self.wrap(a, P_MUL)} * ones({self.shape_args(t)})", P_MUL)
         return super()._print_Broadcast(n)
 
+    def _print_Norm(self, n: Norm) -> Out:
+        s = n.arg.shape
+        if n.p == 2 and not s.rows.is_one and not s.cols.is_one:
+            return Out(f"norm({self.p(n.arg).text}, 'fro')", P_ATOM)  # MATLAB's norm(X) is the spectral norm
+        return super()._print_Norm(n)
+
 
 def to_text(n: Node, avoid: Iterable[str] = ()) -> str:
     """Unicode math; ``avoid``: names of variables shown elsewhere beside it (see ``Printer.taken``)."""
