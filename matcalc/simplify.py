@@ -656,11 +656,21 @@ def vec_rules(n: Vec) -> Node | None:
 
 @rule(Unvec)
 def unvec_rules(n: Unvec) -> Node | None:
-    """unvec(vec(X)) → X"""
-    if isinstance(n.arg, Vec) and n.arg.arg.shape == n.shape:
-        return n.arg.arg
-    if n.arg.shape == n.shape:
-        return n.arg
+    """unvec(vec(X)) → X;  unvec(c vec(X)) → c X;  unvec(A + B) → unvec(A) + unvec(B) (when every
+    term then loses its vec)"""
+    a = n.arg
+    if isinstance(a, Vec) and a.arg.shape == n.shape:
+        return a.arg
+    if a.shape == n.shape:
+        return a
+    if isinstance(a, Mul):
+        # scalar factors of a vector: unvec is linear, and they scale the matrix alike
+        scalars = [f for f in a.factors if f.shape.is_scalar]
+        rest = [f for f in a.factors if not f.shape.is_scalar]
+        if scalars and len(rest) == 1 and isinstance(rest[0], Vec) and rest[0].arg.shape == n.shape:
+            return B.mul(*scalars, rest[0].arg)
+    if isinstance(a, Add) and all(isinstance(split_coef(t)[1], Vec) and split_coef(t)[1].arg.shape == n.shape for t in a.terms):
+        return B.add(*[B.mul(Const(c), v.arg) for c, v in map(split_coef, a.terms)], shape=n.shape)
     return None
 
 
@@ -1044,14 +1054,18 @@ def _hadamard_gcd(n: Add) -> Node | None:
 
 @rule(Add)
 def common_coefficient(n: Add) -> Node | None:
-    """2a + 4b → 2(a + 2b): a common integer (or fractional) coefficient moves out of the sum"""
+    """2a + 4b → 2(a + 2b);  A/2 + Aᵀ/2 → (A + Aᵀ)/2: a common integer coefficient, or a
+    common denominator of every term, moves out of the sum"""
     coefs = [split_coef(t)[0] for t in n.terms]
-    if any(c.denominator != 1 for c in coefs):
+    dens = {c.denominator for c in coefs}
+    if len(dens) != 1:
         return None
+    (den,) = dens
     g = 0
     for c in coefs:
-        g = math.gcd(g, int(c))
-    if g <= 1:
+        g = math.gcd(g, int(c.numerator))
+    g = Fraction(g, den)
+    if g == 1 or (den == 1 and g < 1):
         return None
     return B.mul(Const(Fraction(g)), B.add(*[B.mul(Const(c / g), split_coef(t)[1]) for c, t in zip(coefs, n.terms)], shape=n.shape))
 
