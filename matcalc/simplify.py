@@ -795,10 +795,10 @@ def negation_into_factor(n: Mul) -> Node | None:
 
 @rule(Mul)
 def logistic_pattern(n: Mul) -> Node | None:
-    """exp(a) ⊙ (1 + exp(a))⁻¹ → σ(a);  exp(−a) ⊙ σ(a) → σ(−a)"""
+    """exp(a) ⊙ (1 + exp(a))⁻¹ → σ(a);  exp(−a) ⊙ σ(a) → σ(−a);  exp(a)ᵖ ⊙ (1 + exp(a))⁻ᵏ → σ(a)ᵖ (1 − σ(a))ᵏ⁻ᵖ"""
     fs = n.factors
     exps = {g.args[0]: j for j, g in enumerate(fs) if isinstance(g, Apply) and g.fn is EXP}
-    if not exps:
+    if not exps and not any(isinstance(g, Pow) and isinstance(g.base, Apply) and g.base.fn is EXP for g in fs):
         return None
     for i, f in enumerate(fs):
         if isinstance(f, Apply) and f.fn is SIGMOID:
@@ -810,15 +810,29 @@ def logistic_pattern(n: Mul) -> Node | None:
                     rest = [h for k, h in enumerate(fs) if k not in (i, j)]
                     return B.mul(*rest, Apply(SIGMOID, (neg,)))
     for i, f in enumerate(fs):
-        if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -1 and isinstance(f.base, Add)):
+        if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and isinstance(f.base, Add)):
             continue
-        a = _one_plus_exp(f.base)
+        k = -f.exponent.value
+        a = _one_plus_exp(f.base) if k >= 1 and k.denominator == 1 else None
         if a is None:
             continue
         for j, g in enumerate(fs):
-            if j != i and isinstance(g, Apply) and g.fn is EXP and g.args[0] == a:
-                rest = [h for k, h in enumerate(fs) if k not in (i, j)]
-                return B.mul(*rest, Apply(SIGMOID, (a,)))
+            if j == i:
+                continue
+            # exp(a)^p ⊙ (1 + exp(a))^(−k) = σ(a)^p ⊙ (1 − σ(a))^(k − p), for 1 ≤ p ≤ k
+            p = Fraction(1)
+            if isinstance(g, Pow) and isinstance(g.exponent, Const):
+                g, p = g.base, g.exponent.value
+            if not (isinstance(g, Apply) and g.fn is EXP and g.args[0] == a and p.denominator == 1 and 1 <= p <= k):
+                continue
+            rest = [h for m, h in enumerate(fs) if m not in (i, j)]
+            c, body = split_coef(a)
+            if c < 0:  # σ(−z) = 1 − σ(z): shown with σ(z), as a textbook writes it
+                z, up, down = B.mul(Const(-c), body), k - p, p
+            else:
+                z, up, down = a, p, k - p
+            sz = Apply(SIGMOID, (z,))
+            return B.mul(*rest, B.power(sz, Const(up)), B.power(B.sub(B.ONE, sz), Const(down)))
     return None
 
 

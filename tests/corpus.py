@@ -465,6 +465,9 @@ PROBLEMS: list[Problem] = [
         "softmax(z)*(softmax(z) - y - softmax(z).T@(softmax(z) - y))",
     ),
     P("ug_sigmoid_second", HS, "sigmoid(a)", "a", "sigmoid(a)*(1 - sigmoid(a))*(1 - 2*sigmoid(a))", order=2),
+    # the logistic function written out, as a textbook first defines it
+    P("ug_logistic_written_out", GB, "1/(1 + exp(-w'@x))", "w", "sigmoid(w.T@x)*(1 - sigmoid(w.T@x))*x"),
+    P("ug_logistic_exp_ratio", GB, "exp(z)/(1 + exp(z))", "z", "diag(sigmoid(z)*(1 - sigmoid(z)))"),
     # the same factoring inside a layer, where 1 − σ and σ − 1 must be recognised as one factor
     P(
         "ug_sigmoid_layer_hessian", HS, "sum(sigmoid(W@x))", "x",
