@@ -43,6 +43,7 @@ from .nodes import (
     Node,
     Ones,
     Pow,
+    Softmax,
     Sum,
     Trace,
     Transpose,
@@ -52,7 +53,7 @@ from .nodes import (
     Zero,
     tree_size,
 )
-from .registry import EXP, SIGMOID, SQRT
+from .registry import COS, COSH, EXP, SIGMOID, SIN, SINH, SQRT, TAN, TANH
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -836,6 +837,33 @@ def logistic_pattern(n: Mul) -> Node | None:
     return None
 
 
+#: f(a) ⊙ g(a)⁻¹ → h(a): the quotients that have a name
+_QUOTIENTS = ((SIN, COS, TAN), (SINH, COSH, TANH))
+
+
+@rule(Mul)
+def named_quotient(n: Mul) -> Node | None:
+    """sin(a)/cos(a) → tan(a);  sinh(a)/cosh(a) → tanh(a);  exp(x)/sum(exp(x)) → softmax(x)"""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -1):
+            continue
+        d = f.base
+        for j, g in enumerate(fs):
+            if j == i or not isinstance(g, Apply):
+                continue
+            rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+            for num, den, quotient in _QUOTIENTS:
+                if g.fn is num and isinstance(d, Apply) and d.fn is den and d.args == g.args:
+                    return B.mul(*rest, Apply(quotient, g.args))
+            # the vector's own exponentials over their sum (a column vector: softmax's convention)
+            if g.fn is EXP and isinstance(d, Sum) and d.axis is None and d.arg is g:
+                a = g.args[0]
+                if a.shape.cols.is_one and not a.shape.rows.is_one:
+                    return B.mul(*rest, Softmax(a))
+    return None
+
+
 def _one_plus_exp(n: Add) -> Node | None:
     """a when n is 1 + exp(a) (or 𝟙 + exp(a))."""
     if len(n.terms) != 2:
@@ -924,12 +952,23 @@ def collect_like_terms(n: Add) -> Node | None:
 
 @rule(Add)
 def broadcast_scalar_terms(n: Add) -> Node | None:
-    """broadcast(a) + broadcast(b) → broadcast(a + b)"""
-    bs = [t for t in n.terms if isinstance(t, Broadcast)]
-    if len(bs) < 2 or any(b.arg.shape != bs[0].arg.shape for b in bs):
+    """broadcast(a) + broadcast(b) → broadcast(a + b);  2·𝟙 − 𝟙 → 𝟙  (𝟙 is a broadcast 1)"""
+
+    def broadcast_of(t: Node) -> Node | None:
+        if isinstance(t, Broadcast):
+            return t.arg
+        c, rest = split_coef(t)
+        if isinstance(rest, Ones):
+            return Const(c)
         return None
-    rest = [t for t in n.terms if not isinstance(t, Broadcast)]
-    return B.add(*rest, B.broadcast(B.add(*[b.arg for b in bs]), n.shape), shape=n.shape)
+
+    parts = [(t, broadcast_of(t)) for t in n.terms]
+    for shape in dict.fromkeys(a.shape for _, a in parts if a is not None):  # in order
+        bs = [a for _, a in parts if a is not None and a.shape == shape]
+        if len(bs) >= 2:
+            rest = [t for t, a in parts if a is None or a.shape != shape]
+            return B.add(*rest, B.broadcast(B.add(*bs), n.shape), shape=n.shape)
+    return None
 
 
 def _scaled_product(t: Node) -> tuple[Node, Node]:

@@ -468,6 +468,10 @@ PROBLEMS: list[Problem] = [
     # the logistic function written out, as a textbook first defines it
     P("ug_logistic_written_out", GB, "1/(1 + exp(-w'@x))", "w", "sigmoid(w.T@x)*(1 - sigmoid(w.T@x))*x"),
     P("ug_logistic_exp_ratio", GB, "exp(z)/(1 + exp(z))", "z", "diag(sigmoid(z)*(1 - sigmoid(z)))"),
+    # quotients that have a name: the log-cosh loss, log Σ exp written out
+    P("ug_log_cosh", GB, "sum(log(cosh(x - y)))", "x", "tanh(x - y)"),
+    P("ug_log_cos", CB, "sum(log(cos(x)))", "x", "-tan(x)"),
+    P("ug_logsumexp_written_out", GB, "log(sum(exp(z)))", "z", "softmax(z)"),
     # the same factoring inside a layer, where 1 − σ and σ − 1 must be recognised as one factor
     P(
         "ug_sigmoid_layer_hessian", HS, "sum(sigmoid(W@x))", "x",

@@ -116,7 +116,7 @@ def _scalar_fn(f: Callable[[np.ndarray], Any]) -> Callable[[Any], float]:
 
 
 NUMPY_NAMESPACE: dict[str, Any] = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sqrt": np.sqrt,
+    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sqrt": np.sqrt,
     "sign": np.sign, "abs": np.abs,
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-_col(z))),
     "relu": lambda z: np.maximum(_col(z), 0.0),

@@ -205,7 +205,7 @@ SIMPLIFY_RULE_CASES = {
     "logdet_rules": [("sum(x)*logdet(X')", "x", {}), ("sum(x)*logdet(inv(X))", "x", {})],
     "unvec_rules": [("x'@unvec(vec(X), m, n)@y", "X", {"X": "m x n"}), ("tr(unvec(vec(X), n, n))", "X", {"X": "n x n"})],
     "vec_sum": [("a*(vec(X) + 2*vec(Y))", "a", {"X": "m x n", "Y": "m x n"})],
-    "broadcast_scalar_terms": [("sum(x*(a + x + b))", "x", {})],
+    "broadcast_scalar_terms": [("sum(x*(a + x + b))", "x", {}), ("(2 - ones(m))@r'", "r", {})],
     "indicator_power": [("sum(relu(x)*relu(x))", "x", {"order": 2}), ("(x>0)*(x>0)*y", "y", {})],
 }
 
@@ -227,6 +227,15 @@ def test_simplification_rule_fires_and_agrees_with_finite_differences(rule):
         assert rule in fired, (expr, sorted(fired))
         r = numeric_check(d, seed=5)
         assert r.ok, (expr, d.text, r.first_mismatch())
+
+
+def test_a_sum_of_broadcast_constants_keeps_its_shape():
+    """2·𝟙 − 𝟙 printed "2 − 1" (the text convention writes 𝟙 as 1 beside a vector term),
+    and its ASCII evaluated back as a scalar: found by the random-expression test."""
+    import matcalc
+
+    d = matcalc.diff("(2 - ones(m)) @ rn", "rn", shapes={"rn": (1, "n")}, syntax="matlab")
+    assert d.text == "I ⊗ 𝟙" and d.ascii() == "kron(eye(n), ones(m))"
 
 
 def test_every_simplification_rule_is_exercised():
