@@ -314,7 +314,9 @@ def _led_by_constant(n: Node) -> bool:
     if not isinstance(n, Add):
         return False
     if any(
-        (isinstance(t, Const) and t.value > 0) or isinstance(t, Ones) or (isinstance(t, Broadcast) and isinstance(t.arg, Const))
+        (isinstance(t, Const) and t.value > 0)
+        or isinstance(t, Ones)
+        or (isinstance(t, Broadcast) and isinstance(t.arg, Const) and t.arg.value > 0)
         for t in n.terms
     ):
         return True
@@ -1101,8 +1103,21 @@ def _hadamard_gcd(n: Add) -> Node | None:
         fs = [b if k == 1 else B.power(b, Const(Fraction(k))) for b, k in ((b, k - common.get(b, 0)) for b, k in p.items()) if k > 0]
         rest = B.mul(Const(c), *fs) if fs else Const(c)
         inside.append(_fix_shape(rest, n.shape))
-    g = B.mul(*[b if k == 1 else B.power(b, Const(Fraction(k))) for b, k in common.items()])
-    return B.mul(g, B.add(*inside, shape=n.shape))
+    # the factor taken out reads as a textbook writes it: 1 − σ, not σ − 1 (the sign goes inside)
+    sign, taken = 1, []
+    for b, k in common.items():
+        if isinstance(b, Add) and not _led_by_constant(b):
+            nb = _trial(B.add(*[B.neg(t) for t in b.terms], shape=b.shape))
+            if _led_by_constant(nb):
+                b, sign = nb, sign * (-1) ** k
+        taken.append(b if k == 1 else B.power(b, Const(Fraction(k))))
+    total = _trial(B.add(*inside, shape=n.shape))
+    c, body = split_coef(total)
+    if isinstance(body, Add) and not _led_by_constant(body):
+        flipped_body = _trial(B.add(*[B.neg(t) for t in body.terms], shape=body.shape))
+        if _led_by_constant(flipped_body):
+            total, sign = B.mul(Const(c), flipped_body), -sign
+    return B.mul(*taken, total) if sign > 0 else B.neg(B.mul(*taken, total))
 
 
 @rule(Add)
