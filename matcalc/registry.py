@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import build as B
 from .dims import ONE as DIM_ONE
 from .dims import Shape
-from .errors import UnknownFunctionError, UnsupportedError
+from .errors import UnknownFunctionError
 from .nodes import (
     Apply,
     Commutation,
@@ -568,7 +568,6 @@ def _build_norm(ck: Checker, call: S.Call) -> Node:
 
     x_ast, p_ast = ck.args(call, 1, optional=("ord",))
     x = ck.node(x_ast)
-    matrix = not x.shape.rows.is_one and not x.shape.cols.is_one
     where = p_ast if p_ast is not None else call
     if p_ast is None:
         p: int | str = 2
@@ -577,22 +576,20 @@ def _build_norm(ck: Checker, call: S.Call) -> Node:
     elif isinstance(p_ast, Number) and Fraction(p_ast.text) in (1, 2):
         p = int(Fraction(p_ast.text))
     else:
-        raise UnsupportedError(
+        raise ck.unsupported(
             "norm supports ord=2 (Euclidean; for a matrix 'fro', the Frobenius norm) and ord=1 (sum of |entries| of a vector)",
-            source=ck.source,
-            column=getattr(where, "pos", None),
+            where,
         )
     # NumPy's norm(X, 2) and norm(X, 1) of a matrix, and MATLAB's norm(X), are operator
     # norms (largest singular value, largest column sum), not the entrywise norms
     # matcalc differentiates: refuse rather than answer a different question.
     # (norm2(X) is matrixcalculus.org's: the Frobenius norm.)
-    if matrix and (p in (1, 2) if p_ast is not None else ck.syntax == "matlab" and call.func == "norm"):
+    if x.shape.is_matrix and (p in (1, 2) if p_ast is not None else ck.syntax == "matlab" and call.func == "norm"):
         what = "largest singular value" if p == 2 else "largest absolute column sum"
-        raise UnsupportedError(
+        raise ck.unsupported(
             f"{'norm(X)' if p_ast is None else f'norm(X, {p})'} of a matrix is its operator norm ({what}), "
             "which matcalc cannot differentiate; norm(X, 'fro') is the Frobenius norm, norm1(X) the sum of |entries|",
-            source=ck.source,
-            column=getattr(where, "pos", None),
+            where,
         )
     return Norm(x, 1 if p == 1 else 2)
 

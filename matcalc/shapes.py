@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import build as B
 from . import syntax as S
 from .dims import ONE, Dim, DimMismatch, DimSolver, Shape
-from .errors import ArgumentError, DeclarationError, DomainError, LimitError, MatcalcError, ShapeError
+from .errors import ArgumentError, DeclarationError, DomainError, LimitError, MatcalcError, ShapeError, UnsupportedError
 from .nodes import (
     Add,
     Apply,
@@ -291,6 +291,9 @@ class Checker:
 
     def arg_error(self, message: str, at: S.Expr | None) -> ArgumentError:
         return ArgumentError(message, source=self.source, column=getattr(at, "pos", None))
+
+    def unsupported(self, message: str, at: S.Expr | None) -> UnsupportedError:
+        return UnsupportedError(message, source=self.source, column=getattr(at, "pos", None))
 
     def unify(self, a: Dim, b: Dim, at: S.Expr | None, message: str | Callable[[], str]) -> Dim:
         """Unify two dimensions; on a mismatch raise a ShapeError with ``message`` (built only then)."""

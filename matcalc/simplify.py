@@ -325,6 +325,11 @@ def _led_by_constant(n: Node) -> bool:
     return len(pos) == 1 and len(neg) == 1 and isinstance(neg[0], Var) and not isinstance(pos[0], Var)
 
 
+def _negated_terms(n: Add) -> Node:
+    """−(a + b) as −a − b (each term negated, not simplified)."""
+    return B.add(*[B.neg(t) for t in n.terms], shape=n.shape)
+
+
 def negate_cheaply(n: Node) -> Node | None:
     """A node equal to −n that is no larger than n, if one is at hand."""
     if isinstance(n, Const):
@@ -332,7 +337,7 @@ def negate_cheaply(n: Node) -> Node | None:
     if isinstance(n, Add):
         neg = sum(1 for t in n.terms if split_coef(t)[0] < 0)
         if 2 * neg >= len(n.terms):
-            return B.add(*[B.neg(t) for t in n.terms], shape=n.shape)
+            return _negated_terms(n)
         return None
     if isinstance(n, Mul) and isinstance(n.factors[0], Const):
         return B.mul(Const(-n.factors[0].value), *n.factors[1:])
@@ -861,7 +866,7 @@ def named_quotient(n: Mul) -> Node | None:
             # the vector's own exponentials over their sum (a column vector: softmax's convention)
             if g.fn is EXP and isinstance(d, Sum) and d.axis is None and d.arg is g:
                 a = g.args[0]
-                if a.shape.cols.is_one and not a.shape.rows.is_one:
+                if a.shape.is_vector:
                     return B.mul(*rest, Softmax(a))
     return None
 
@@ -1085,7 +1090,7 @@ def _hadamard_gcd(n: Add) -> Node | None:
         sign = 1
         for b, k in powers[i].items():
             if b not in ref and isinstance(b, Add):
-                nb = _trial(B.add(*[B.neg(t) for t in b.terms], shape=b.shape))  # simplified: −(σ − 1) is 1 − σ
+                nb = _trial(_negated_terms(b))  # simplified: −(σ − 1) is 1 − σ
                 if nb in ref:
                     b, sign, flipped = nb, sign * (-1) ** k, True
             aligned[b] = aligned.get(b, 0) + k
@@ -1107,14 +1112,14 @@ def _hadamard_gcd(n: Add) -> Node | None:
     sign, taken = 1, []
     for b, k in common.items():
         if isinstance(b, Add) and not _led_by_constant(b):
-            nb = _trial(B.add(*[B.neg(t) for t in b.terms], shape=b.shape))
+            nb = _trial(_negated_terms(b))
             if _led_by_constant(nb):
                 b, sign = nb, sign * (-1) ** k
         taken.append(b if k == 1 else B.power(b, Const(Fraction(k))))
     total = _trial(B.add(*inside, shape=n.shape))
     c, body = split_coef(total)
     if isinstance(body, Add) and not _led_by_constant(body):
-        flipped_body = _trial(B.add(*[B.neg(t) for t in body.terms], shape=body.shape))
+        flipped_body = _trial(_negated_terms(body))
         if _led_by_constant(flipped_body):
             total, sign = B.mul(Const(c), flipped_body), -sign
     return B.mul(*taken, total) if sign > 0 else B.neg(B.mul(*taken, total))

@@ -568,8 +568,7 @@ class MatlabPrinter(AsciiPrinter):
         return super()._print_Broadcast(n)
 
     def _print_Norm(self, n: Norm) -> Out:
-        s = n.arg.shape
-        if n.p == 2 and not s.rows.is_one and not s.cols.is_one:
+        if n.p == 2 and n.arg.shape.is_matrix:
             return Out(f"norm({self.p(n.arg).text}, 'fro')", P_ATOM)  # MATLAB's norm(X) is the spectral norm
         return super()._print_Norm(n)
 
