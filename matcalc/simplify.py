@@ -667,18 +667,21 @@ def unvec_rules(n: Unvec) -> Node | None:
     """unvec(vec(X)) → X;  unvec(c vec(X)) → c X;  unvec(A + B) → unvec(A) + unvec(B) (when every
     term then loses its vec)"""
     a = n.arg
-    if isinstance(a, Vec) and a.arg.shape == n.shape:
-        return a.arg
     if a.shape == n.shape:
         return a
-    if isinstance(a, Mul):
-        # scalar factors of a vector: unvec is linear, and they scale the matrix alike
-        scalars = [f for f in a.factors if f.shape.is_scalar]
-        rest = [f for f in a.factors if not f.shape.is_scalar]
-        if scalars and len(rest) == 1 and isinstance(rest[0], Vec) and rest[0].arg.shape == n.shape:
-            return B.mul(*scalars, rest[0].arg)
-    if isinstance(a, Add) and all(isinstance(split_coef(t)[1], Vec) and split_coef(t)[1].arg.shape == n.shape for t in a.terms):
-        return B.add(*[B.mul(Const(c), v.arg) for c, v in map(split_coef, a.terms)], shape=n.shape)
+    if isinstance(a, Add):
+        terms = [_unvec_term(t, n.shape) for t in a.terms]
+        return B.add(*terms, shape=n.shape) if all(t is not None for t in terms) else None
+    return _unvec_term(a, n.shape)
+
+
+def _unvec_term(t: Node, shape: Shape) -> Node | None:
+    """unvec(c vec(X)) = c X for scalar factors c (unvec is linear), or None."""
+    fs = t.factors if isinstance(t, Mul) else (t,)
+    scalars = [f for f in fs if f.shape.is_scalar]
+    rest = [f for f in fs if not f.shape.is_scalar]
+    if len(rest) == 1 and isinstance(rest[0], Vec) and rest[0].arg.shape == shape:
+        return B.mul(*scalars, rest[0].arg)
     return None
 
 

@@ -492,6 +492,7 @@ PROBLEMS: list[Problem] = [
     # vec(X)ᵀvec(X) = ‖X‖²_F: the gradient comes back through unvec, which must not stay
     P("vc_vec_inner", CB, "vec(X)'@vec(X)", "X", "2*X"),
     P("vc_vec_inner_sum", CB, "vec(X)'@vec(X) + vec(A)'@vec(X)", "X", "A + 2*X", shapes={"A": "m x n", "X": "m x n"}),
+    P("vc_vec_inner_scaled", CB, "a*vec(X)'@vec(X) + vec(X)'@vec(Y)", "X", "2*a*X + Y", shapes={"X": "m x n", "Y": "m x n"}),
     P("cb_logdet_AXB", CB, "logdet(A@X@B)", "X", "inv(X).T", shapes={"A": "n x n", "X": "n x n", "B": "n x n"}),
     P("cb_logdet_XX", CB, "logdet(X@X)", "X", "2*inv(X).T", shapes={"X": "n x n"}),
     P("dg_trace_of_inverse_as_diagonal", CB, "sum(diag(inv(X)))", "X", "-inv(X).T@inv(X).T", shapes={"X": "n x n"}),
