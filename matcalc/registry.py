@@ -296,8 +296,9 @@ SIGMOID = register(
         aliases=("logistic", "expit"),
         numpy_helper=(
             "def sigmoid(z):\n"
-            "    e = np.exp(-np.abs(z))\n"
-            "    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))\n"
+            '    """1/(1 + exp(-z)); for z < -709 exp(-z) overflows to inf and gives 0 (exactly: < 1e-308)."""\n'
+            '    with np.errstate(over="ignore"):\n'
+            "        return 1.0 / (1.0 + np.exp(-z))\n"
         ),
         doc="σ(x) = 1/(1 + e⁻ˣ); σ′ = σ(1 − σ)",
     )

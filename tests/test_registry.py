@@ -244,3 +244,19 @@ def test_binary_against_a_constant(entry: registry.Elementwise) -> None:
 def test_documented_subgradient_at_the_kink(expr: str, value: float) -> None:
     d = matcalc.diff(expr, "a", shapes={"a": "scalar"})
     assert d.to_function()(a=0.0) == value
+
+
+def test_numpy_sigmoid_is_exact_and_quiet_far_from_zero() -> None:
+    """The generated sigmoid is the plain 1/(1 + e⁻ᶻ) (half the work of a two-branch form):
+    where e⁻ᶻ overflows it must give 0 without a warning, and elsewhere it must agree with
+    the form that never overflows."""
+    import warnings
+
+    z = np.array([-1000.0, -745.0, -709.0, -700.0, -30.0, -1e-9, 0.0, 1e-9, 30.0, 700.0, 1000.0, np.inf, -np.inf])
+    e = np.exp(-np.abs(z))
+    stable = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = numpy_function(registry.SIGMOID)(z)
+    np.testing.assert_allclose(got, stable, rtol=1e-15, atol=1e-307)
+    assert got[0] == 0.0 and got[-3] == 1.0 and got[-2] == 1.0 and got[-1] == 0.0
