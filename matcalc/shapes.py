@@ -10,6 +10,7 @@ never unify.  Undeclared dimensions are named n, m, p, … at the end.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -71,9 +72,20 @@ def brief(text: str, width: int = 40) -> str:
 def parse_shape_spec(spec: object, name: str = "") -> Declaration:
     """``"m x n"``, ``"3×4"``, ``"n"``, ``"scalar"``, ``"vector"``, ``"matrix"``,
     ``"n x n symmetric"``, ``"symmetric"``; or a tuple such as ``("m", "n")`` / ``(3,)`` / ``()``."""
-    where = f" for {name}" if name else ""
     if isinstance(spec, Declaration):
         return spec
+    if isinstance(spec, str):
+        return _parse_text_spec(spec, name)  # the same few specs recur call after call
+    return _parse_shape_spec(spec, name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text_spec(spec: str, name: str) -> Declaration:
+    return _parse_shape_spec(spec, name)
+
+
+def _parse_shape_spec(spec: object, name: str) -> Declaration:
+    where = f" for {name}" if name else ""
     if isinstance(spec, (tuple, list)):
         if len(spec) > 2:
             raise DeclarationError(f"a shape has at most two dimensions; got {len(spec)}{where}")
