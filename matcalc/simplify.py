@@ -53,7 +53,7 @@ from .nodes import (
     Zero,
     tree_size,
 )
-from .registry import COS, COSH, EXP, SIGMOID, SIN, SINH, SQRT, TAN, TANH
+from .registry import ABS, COS, COSH, EXP, SIGMOID, SIGN, SIN, SINH, SQRT, TAN, TANH
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -775,6 +775,39 @@ def collect_powers(n: Mul) -> Node | None:
 
 
 @rule(Mul)
+def sign_and_value(n: Mul) -> Node | None:
+    """sign(a) ⊙ a → |a|;  sign(a) ⊙ |a|ᵏ → aᵏ for odd k (a⁻¹ for a ≠ 0, as A ⊙ A⁻¹ → 𝟙)
+
+    The derivative of |a| is sign(a): d log|det X| = sign(det X) det(X) tr(X⁻¹dX)/|det X|,
+    which is tr(X⁻¹dX)."""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        if not (isinstance(f, Apply) and f.fn is SIGN):
+            continue
+        a = f.args[0]
+        for j, g in enumerate(fs):
+            if g is a:
+                new: Node = Apply(ABS, (a,))
+            elif isinstance(g, Apply) and g.fn is ABS and g.args[0] is a:
+                new = a
+            elif (
+                isinstance(g, Pow)
+                and isinstance(g.base, Apply)
+                and g.base.fn is ABS
+                and g.base.args[0] is a
+                and isinstance(g.exponent, Const)
+                and g.exponent.value.denominator == 1
+                and g.exponent.value.numerator % 2 == 1
+            ):
+                new = B.power(a, g.exponent)
+            else:
+                continue
+            rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+            return B.mul(*rest, new)
+    return None
+
+
+@rule(Mul)
 def scalar_broadcast_factor(n: Mul) -> Node | None:
     """broadcast(c) ⊙ A → c A;  𝟙 ⊙ A → A  (c a scalar)"""
     fs = n.factors
@@ -895,6 +928,16 @@ def logistic_reciprocal(n: Pow) -> Node | None:
             c, rest = split_coef(a)
             if c < 0:
                 return Apply(SIGMOID, (B.mul(Const(-c), rest),))
+    return None
+
+
+@rule(Pow)
+def abs_even_power(n: Pow) -> Node | None:
+    """|a|^k → a^k for an even integer k"""
+    if isinstance(n.base, Apply) and n.base.fn is ABS and isinstance(n.exponent, Const):
+        k = n.exponent.value
+        if k.denominator == 1 and k.numerator % 2 == 0:
+            return B.power(n.base.args[0], n.exponent)
     return None
 
 

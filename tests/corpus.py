@@ -498,6 +498,12 @@ PROBLEMS: list[Problem] = [
     P("dg_trace_of_inverse_as_diagonal", CB, "sum(diag(inv(X)))", "X", "-inv(X).T@inv(X).T", shapes={"X": "n x n"}),
     P("dg_scaled_diagonal", CB, "sum(diag(3*x))", "x", "3*ones(n)"),
     P("dg_weighted_diagonal", CB, "v'@diag(A@X@B)", "X", "A.T@diag(v)@B.T", shapes={"A": "n x n", "X": "n x n", "B": "n x n"}),
+    # |a|: its derivative sign(a) must meet a, |a| or |a|⁻¹ again and cancel (d log|det X| = tr(X⁻¹dX))
+    P("ab_log_abs_det", CB, "log(abs(det(X)))", "X", "inv(X).T", shapes={"X": "n x n"}),
+    P("ab_log_abs", GB, "sum(log(abs(x)))", "x", "1/x"),
+    P("ab_abs_square", CB, "sum(abs(x)^2)", "x", "2*x"),
+    P("ab_abs_fourth", CB, "sum(abs(x)^4)", "x", "4*x**3"),
+    P("ab_abs_cube", CB, "sum(abs(x)^3)", "x", "3*x*abs(x)"),
     # ------------------------------------------------------------------ currently failing: input a textbook user types
     P("ug_kron_vectors_by_x", MN, "kron(x, y)", "x", "kron(eye(n), y)", shapes={"x": "n"}),
     P("ug_kron_vectors_by_y", MN, "kron(x, y)", "y", "kron(x, eye(m))", shapes={"y": "m"}),
