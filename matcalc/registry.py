@@ -432,30 +432,54 @@ def _structural(name: str, signature: str, doc: str, aliases: tuple[str, ...] = 
     return deco
 
 
-@_structural("sum", "sum(X), sum(X, axis)", "sum of all entries; numpy axis 0/1 (matlab 1/2) sums down columns / along rows")
+def _keepdims(ck: Checker, call: S.Call, ast: S.Expr | None) -> bool:
+    """numpy's keepdims=True / False (1 / 0); matlab always keeps the orientation."""
+    if ast is None:
+        return ck.syntax == "matlab"
+    from .syntax import Name, Number
+
+    if isinstance(ast, Name) and ast.id in ("True", "False"):
+        return ast.id == "True"
+    if isinstance(ast, Number) and ast.text in ("0", "1"):
+        return ast.text == "1"
+    raise ck.arg_error("keepdims is True or False", ast)
+
+
+def _reduced(ck: Checker, call: S.Call, out: Node, keep: bool) -> Node:
+    """A reduction's result: NumPy's 1-D array (a column, marked so that broadcasting
+    treats it as NumPy does) unless keepdims holds the orientation."""
+    return out if keep else ck.mark_flat(call, out)
+
+
+@_structural(
+    "sum",
+    "sum(X), sum(X, axis, keepdims)",
+    "sum of all entries; numpy axis 0/1 (matlab 1/2) sums down columns / along rows",
+)
 def _build_sum(ck: Checker, call: S.Call) -> Node:
-    x, axis = ck.args(call, 1, optional=("axis",))
+    x, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
     node = ck.node(x)
     if axis is None:
+        if keepdims is not None:
+            raise ck.arg_error("keepdims needs an axis here (the sum of all entries is a scalar)", keepdims)
         return Sum(node)
-    return _sum_axis(ck, node, ck.axis(axis, call))
+    keep = _keepdims(ck, call, keepdims)
+    return _reduced(ck, call, _sum_axis(node, ck.axis(axis, call), keep), keep)
 
 
-def _sum_axis(ck: Checker, node: Node, axis: int) -> Node:
-    """axis 0 sums down the columns, axis 1 along the rows.
-
-    numpy returns a 1-D vector (a column here); matlab keeps the orientation.
-    """
+def _sum_axis(node: Node, axis: int, keep: bool) -> Node:
+    """axis 0 sums down the columns (a row, or NumPy's 1-D vector: a column here), axis 1
+    along the rows (a column)."""
     s = node.shape
     if s.is_scalar:
         return node
     if axis == 0:
         if s.rows.is_one:
-            return node if ck.syntax == "matlab" else B.transpose(node)
+            return node if keep else B.transpose(node)
         if s.cols.is_one:
             return Sum(node)
         r = Sum(node, 0)
-        return r if ck.syntax == "matlab" else B.transpose(r)
+        return r if keep else B.transpose(r)
     if s.cols.is_one:
         return node
     if s.rows.is_one:
@@ -463,21 +487,24 @@ def _sum_axis(ck: Checker, node: Node, axis: int) -> Node:
     return Sum(node, 1)
 
 
-@_structural("mean", "mean(X), mean(X, axis)", "mean of the entries (or along an axis)")
+@_structural("mean", "mean(X), mean(X, axis, keepdims)", "mean of the entries (or along an axis)")
 def _build_mean(ck: Checker, call: S.Call) -> Node:
-    x, axis = ck.args(call, 1, optional=("axis",))
+    x, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
     node = ck.node(x)
     s = node.shape
+    keep = True
     if axis is None:
+        if keepdims is not None:
+            raise ck.arg_error("keepdims needs an axis here (the mean of all entries is a scalar)", keepdims)
         total: Node = Sum(node) if not s.is_scalar else node
         count = s.size
     else:
         a = ck.axis(axis, call)
-        total = _sum_axis(ck, node, a)
+        keep = _keepdims(ck, call, keepdims)
+        total = _sum_axis(node, a, keep)
         count = s.rows if a == 0 else s.cols
-    if count.is_one:
-        return total
-    return B.mul(total, B.reciprocal(DimValue(count)))
+    out = total if count.is_one else B.mul(total, B.reciprocal(DimValue(count)))
+    return _reduced(ck, call, out, keep)
 
 
 @_structural("dot", "dot(a, b)", "inner product aᵀb of two vectors (a matrix product for matrices)")
@@ -601,18 +628,53 @@ def _build_norm1(ck: Checker, call: S.Call) -> Node:
     return Norm(ck.node(x_ast), 1)
 
 
-@_structural("softmax", "softmax(z)", "softmax of a vector; of each row of a matrix")
+@_structural(
+    "softmax",
+    "softmax(z), softmax(Z, axis)",
+    "softmax of a vector; of each row of a matrix (axis 1, the default for a matrix) or each column (axis 0)",
+)
 def _build_softmax(ck: Checker, call: S.Call) -> Node:
-    (x_ast,) = ck.args(call, 1)
+    x_ast, axis = ck.args(call, 1, optional=("axis",))
     x = ck.node(x_ast)
-    return B.ONE if x.shape.is_scalar else Softmax(x)
+    s = x.shape
+    if s.is_scalar:
+        return B.ONE
+    if axis is None:
+        return Softmax(x)
+    a = ck.axis(axis, call)
+    # a column is one column (axis 0 is all of it); a row is one row (axis 1)
+    if (s.cols.is_one and a == 1) or (s.rows.is_one and a == 0):
+        return B.ones(s)  # each softmax is over a single entry
+    if a == 1 or s.cols.is_one:
+        return Softmax(x)
+    return B.transpose(Softmax(B.transpose(x)))
 
 
-@_structural("logsumexp", "logsumexp(z)", "log Σ exp of a vector (a scalar); of each row of a matrix (a vector)")
+@_structural(
+    "logsumexp",
+    "logsumexp(z), logsumexp(Z, axis, keepdims)",
+    "log Σ exp of a vector (a scalar); of each row of a matrix (a vector; axis 1, the default) or each column (axis 0)",
+)
 def _build_logsumexp(ck: Checker, call: S.Call) -> Node:
-    (x_ast,) = ck.args(call, 1)
+    x_ast, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
     x = ck.node(x_ast)
-    return x if x.shape.is_scalar else LogSumExp(x)
+    s = x.shape
+    if s.is_scalar:
+        return x
+    if axis is None:
+        if keepdims is not None:
+            raise ck.arg_error("keepdims needs an axis here", keepdims)
+        return LogSumExp(x)
+    a = ck.axis(axis, call)
+    keep = _keepdims(ck, call, keepdims)
+    if a == 1:
+        # along each row: a column (a row of one entry is its own log Σ exp)
+        out = LogSumExp(x) if not s.cols.is_one else x
+    else:
+        # down each column: a row, or NumPy's 1-D vector (a column here)
+        col = LogSumExp(B.transpose(x)) if not s.rows.is_one else B.transpose(x)
+        out = B.transpose(col) if keep else col
+    return _reduced(ck, call, out, keep)
 
 
 @_structural("eye", "eye(n), eye()", "the n×n identity (its size inferred when omitted)")

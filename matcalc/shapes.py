@@ -211,6 +211,11 @@ class Checker:
         self.name_uses: dict[str, int] = {}
         #: when true, x^T (with T used nowhere else) is read as a transpose
         self.caret_t_is_transpose = False
+        #: ids of the syntax nodes whose value NumPy holds as a 1-D array: a reduction
+        #: along an axis (sum(X, axis=0)) and elementwise arithmetic on such results.
+        #: They are columns here, but NumPy broadcasts a 1-D array against a matrix as a
+        #: row, and puts it on the left of @ as a row (see flat_operands).
+        self.flat: set[int] = set()
 
     def scan(self, tree: S.Expr) -> None:
         """Hints from the whole expression before checking it.
@@ -397,7 +402,10 @@ class Checker:
         return self.variable(e.id)
 
     def _Neg(self, e: S.Neg) -> Node:
-        return B.neg(self.node(e.operand))
+        out = B.neg(self.node(e.operand))
+        if id(e.operand) in self.flat:
+            self.flat.add(id(e))
+        return out
 
     def _Transpose(self, e: S.Transpose) -> Node:
         return B.transpose(self.node(e.operand))
@@ -406,6 +414,47 @@ class Checker:
         a, b = self.node(e.left), self.node(e.right)
         a, b = self.broadcast_args([a, b], [e.left, e.right], e, f"compare ({e.op})", keep_scalars=True)
         return Compare(e.op, a, b)
+
+    # ------------------------------------------------------------ NumPy's 1-D arrays
+
+    def mark_flat(self, e: S.Expr, result: Node) -> Node:
+        """Record that ``e`` (a reduction along an axis, in the numpy dialect) is 1-D."""
+        if self.syntax == "numpy" and not self.shape(result).is_scalar:
+            self.flat.add(id(e))
+        return result
+
+    def flat_operands(self, nodes: list[Node], asts: Sequence[S.Expr], at: S.Expr) -> list[Node]:
+        """Orient the 1-D operands of an elementwise operation as NumPy does.
+
+        NumPy lines a 1-D array up with the last axis of the other operand: against a
+        matrix (or a row) it is a row, so X - mean(X, axis=0) centres the columns.
+        Beside columns and other 1-D arrays it stays a column (elementwise), and the
+        result is 1-D again when every non-scalar operand was."""
+        flags = [id(a) in self.flat for a in asts]
+        if not any(flags):
+            return nodes
+        shapes = [self.shape(n) for n in nodes]
+        wide = [i for i, (f, s) in enumerate(zip(flags, shapes)) if not f and not s.cols.is_one]
+        if wide:
+            for i, (f, s) in enumerate(zip(flags, shapes)):
+                if not f or s.is_scalar:
+                    continue
+                for j in wide:
+                    m = shapes[j]
+                    if s.rows == m.rows != m.cols:
+                        # a length that matches the rows, not the columns: NumPy refuses this
+                        # (unless the matrix is square), and binding the columns to it would
+                        # silently make the matrix square
+                        raise self.error(
+                            f"{self.describe(asts[i], nodes[i])} is 1-D, and NumPy lines a 1-D array up with the "
+                            f"columns of {self.describe(asts[j], nodes[j])}, not its rows; write keepdims=True "
+                            f"(or [:, None] in NumPy) to use it as a column",
+                            asts[i],
+                        )
+            return [B.transpose(n) if f and not s.is_scalar else n for n, f, s in zip(nodes, flags, shapes)]
+        if all(f or s.is_scalar for f, s in zip(flags, shapes)):
+            self.flat.add(id(at))
+        return nodes
 
     def _Call(self, e: S.Call) -> Node:
         entry = lookup(e.func, e.pos)
@@ -495,6 +544,13 @@ class Checker:
             sb = self.shape(b)
         if sa.is_scalar or sb.is_scalar:
             return B.mul(a, b)
+        flat_a, flat_b = id(a_ast) in self.flat, id(b_ast) in self.flat
+        if flat_a or flat_b:
+            return self._flat_matmul(a, b, at, a_ast, b_ast, flat_a, flat_b)
+        return self._matmul(a, b, at, a_ast, b_ast)
+
+    def _matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
+        sa, sb = self.shape(a), self.shape(b)
 
         def message() -> str:
             hint = ""
@@ -512,10 +568,30 @@ class Checker:
         right = b.factors if isinstance(b, MatMul) and len(b.factors) <= B.FLATTEN_MAX else (b,)
         return MatMul((*left, *right))
 
+    def _flat_hint(self, asts: Sequence[S.Expr]) -> str:
+        if any(id(a) in self.flat for a in asts):
+            return " (NumPy lines a 1-D result up with a matrix's rows: keepdims=True keeps it a column)"
+        return ""
+
+    def _flat_matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr, flat_a: bool, flat_b: bool) -> Node:
+        """@ with a NumPy 1-D operand: on the left it is a row, on the right a column, and
+        the product of a 1-D array and a matrix is 1-D (a column here)."""
+        left = B.transpose(a) if flat_a else a
+        out = self._matmul(left, b, at, a_ast, b_ast)
+        so = self.shape(out)
+        if flat_a and not so.is_scalar:
+            out = B.transpose(out)  # vᵀW is NumPy's 1-D v @ W
+        if flat_a != flat_b and not so.is_scalar:
+            self.flat.add(id(at))
+        return out
+
     def broadcast_args(
         self, nodes: list[Node], asts: list[S.Expr], at: S.Expr, word: str, keep_scalars: bool
     ) -> list[Node]:
-        """Unify or broadcast operand shapes as NumPy does on 2-D arrays (vectors are columns)."""
+        """Unify or broadcast operand shapes as NumPy does on 2-D arrays (vectors are columns;
+        NumPy's 1-D results are oriented first, see :meth:`flat_operands`)."""
+        if self.flat:
+            nodes = self.flat_operands(nodes, asts, at)
         shapes = [self.shape(n) for n in nodes]
         rows: Dim = ONE
         cols: Dim = ONE
@@ -534,7 +610,7 @@ class Checker:
                         d,
                         at,
                         lambda i=i, j=j: f"cannot {word} {self.describe(asts[j], nodes[j])} and {self.describe(asts[i], nodes[i])}: "
-                        f"shapes do not match or broadcast",
+                        f"shapes do not match or broadcast{self._flat_hint(asts)}",
                     )
                 if axis == "rows":
                     rows = new

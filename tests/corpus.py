@@ -264,10 +264,10 @@ PROBLEMS: list[Problem] = [
         "cs_two_layer_bias", CS, "0.5*norm(W2@relu(W1@X + b1) - Y)^2", "b1",
         "sum((W2.T@(W2@relu(W1@X + b1) - Y))*(W1@X + b1 > 0), 1)", shapes={"b1": "vector"},
     ),
-    P("cs_softmax_loss_batch", CS, "-sum(Y*log(softmax(X@W)))", "W", "X.T@(softmax(X@W)*sum(Y, 1) - Y)"),
+    P("cs_softmax_loss_batch", CS, "-sum(Y*log(softmax(X@W)))", "W", "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)"),
     P(
-        "cs_svm_loss", CS, "sum(relu(X@W - sum(Y*(X@W), 1) + 1))", "W",
-        "X.T@((X@W - sum(Y*(X@W), 1) + 1 > 0) - Y*sum(X@W - sum(Y*(X@W), 1) + 1 > 0, 1))",
+        "cs_svm_loss", CS, "sum(relu(X@W - sum(Y*(X@W), 1, keepdims=True) + 1))", "W",
+        "X.T@((X@W - sum(Y*(X@W), 1, keepdims=True) + 1 > 0) - Y*sum(X@W - sum(Y*(X@W), 1, keepdims=True) + 1 > 0, 1, keepdims=True))",
     ),
     # ------------------------------------------------------------------ 3-layer backprop (seed 002)
     P(
@@ -344,11 +344,11 @@ PROBLEMS: list[Problem] = [
     P("at_by_V_jacobian", AT, "softmax(Q@K.T)@V", "V", "kron(eye(p), softmax(Q@K.T))", shapes={"V": "s x p"}),
     P(
         "at_loss_by_Q", AT, "sum(G*(softmax(Q@K.T)@V))", "Q",
-        "(softmax(Q@K.T)*(G@V.T - sum(G@V.T*softmax(Q@K.T), 1)))@K",
+        "(softmax(Q@K.T)*(G@V.T - sum(G@V.T*softmax(Q@K.T), 1, keepdims=True)))@K",
     ),
     P(
         "at_loss_by_K", AT, "sum(G*(softmax(Q@K.T)@V))", "K",
-        "(softmax(Q@K.T)*(G@V.T - sum(G@V.T*softmax(Q@K.T), 1))).T@Q",
+        "(softmax(Q@K.T)*(G@V.T - sum(G@V.T*softmax(Q@K.T), 1, keepdims=True))).T@Q",
     ),
     P("at_loss_by_V", AT, "sum(G*(softmax(Q@K.T)@V))", "V", "softmax(Q@K.T).T@G"),
     P("at_scaled_by_Q_jacobian", AT, "softmax(c*Q@K.T)@V", "Q"),
@@ -504,6 +504,17 @@ PROBLEMS: list[Problem] = [
     P("ab_abs_square", CB, "sum(abs(x)^2)", "x", "2*x"),
     P("ab_abs_fourth", CB, "sum(abs(x)^4)", "x", "4*x**3"),
     P("ab_abs_cube", CB, "sum(abs(x)^3)", "x", "3*x*abs(x)"),
+    # NumPy's 1-D reductions: X - mean(X, axis=0) centres the columns (the mean is a row), an
+    # axis argument picks softmax's and logsumexp's direction, keepdims=True keeps a column
+    P("np_centre_columns", GB, "sum((X - mean(X, axis=0))^2)", "X", "2*(X - mean(X, 0))", shapes={"X": "m x n"}),
+    P("np_centre_rows_keepdims", GB, "sum((X - mean(X, axis=1, keepdims=True))^2)", "X", "2*(X - mean(X, 1, keepdims=True))", shapes={"X": "m x n"}),
+    P("np_1d_on_the_left", GB, "mean(X, axis=0)@w", "X", "ones(m)@w.T/m", shapes={"X": "m x n"}),
+    P(
+        "np_softmax_rows_axis", CS, "-sum(Y*log(softmax(X@W, axis=1)))", "W",
+        "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)", shapes={"X": "m x d", "W": "d x k", "Y": "m x k"},
+    ),
+    P("np_logsumexp_columns", GB, "sum(logsumexp(X, axis=0))", "X", "softmax(X.T).T", shapes={"X": "m x n"}),
+    P("np_logsumexp_rows_keepdims", GB, "sum(Y*(X - logsumexp(X, axis=1, keepdims=True)))", "X", "Y - softmax(X)*sum(Y, 1, keepdims=True)", shapes={"X": "m x n"}),
     # ------------------------------------------------------------------ currently failing: input a textbook user types
     P("ug_kron_vectors_by_x", MN, "kron(x, y)", "x", "kron(eye(n), y)", shapes={"x": "n"}),
     P("ug_kron_vectors_by_y", MN, "kron(x, y)", "y", "kron(x, eye(m))", shapes={"y": "m"}),

@@ -740,7 +740,11 @@ class Gen:
         return G(self.call("mean", a.text), ATOM, s, a.bound, a.vars)
 
     def axis_call(self, fn: str, s: Shape, d: int) -> G:
-        """sum/mean along an axis giving shape s: numpy returns columns, matlab keeps the orientation."""
+        """sum/mean along an axis giving shape s.  numpy: keepdims=True, so the result is a
+        column (axis 1) or a row turned into one (axis 0): a plain sum(X, 0) is 1-D, and NumPy
+        broadcasts that as a row, which this generator, not knowing the context, cannot
+        follow (tests/test_engine.py checks the 1-D rules against NumPy itself); matlab
+        keeps the orientation."""
         r, c = s
         k = self.dim(simple=True)
         if self.dialect == "numpy":
@@ -748,9 +752,13 @@ class Gen:
                 d_ = self.dim(allow_one=False)
                 arg_shape, axis = self.pick([((d_, ()), "0"), (((), d_), "1")])
             else:
-                arg_shape, axis = self.pick(
-                    [((r, k), self.pick(["1", "-1", "axis=1"])), ((k, r), self.pick(["0", "-2", "axis=0"]))]
+                (arg_shape, axis), transposed = self.pick(
+                    [(((r, k), self.pick(["1", "-1", "axis=1"])), False), (((k, r), self.pick(["0", "-2", "axis=0"])), True)]
                 )
+                a = self.expr(arg_shape, d)
+                n = size(arg_shape[0]) * size(arg_shape[1])
+                text = self.call(fn, a.text, axis, "keepdims=True") + (".T" if transposed else "")
+                return G(text, ATOM, s, a.bound * (n if fn == "sum" else 1), a.vars)
         else:
             if s == SCALAR:
                 d_ = self.dim(allow_one=False)

@@ -84,12 +84,14 @@ def _logsumexp(z: Any) -> Any:
     return np.log(np.sum(np.exp(z), axis=1, keepdims=True))
 
 
-def _sum(x: Any, axis: int | None = None) -> Any:
+def _sum(x: Any, axis: int | None = None, keepdims: bool = True) -> Any:
+    """Closed forms are written on 2-D arrays, so a reduction keeps its dimensions
+    (keepdims=True may be written, as matcalc's numpy dialect needs it beside a matrix)."""
     x = _col(x)
     return float(np.sum(x)) if axis is None else np.sum(x, axis=axis, keepdims=True)
 
 
-def _mean(x: Any, axis: int | None = None) -> Any:
+def _mean(x: Any, axis: int | None = None, keepdims: bool = True) -> Any:
     x = _col(x)
     return float(np.mean(x)) if axis is None else np.mean(x, axis=axis, keepdims=True)
 

@@ -119,3 +119,82 @@ def test_square_requirements():
     for expr in ("tr(x)", "det(W@x)", "inv(x)"):
         with pytest.raises(ShapeError):
             check(expr)
+
+
+# ---------------------------------------------------------------- NumPy's 1-D reductions
+
+def _np_softmax(z, axis=-1):
+    import numpy as np
+
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _np_logsumexp(z, axis=None, keepdims=False):
+    import numpy as np
+
+    m = np.max(z, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+ONE_D_CASES = [
+    # (expression, shapes): evaluated by matcalc and by NumPy on the same arrays (vectors 1-D)
+    ("X - mean(X, axis=0)", {"X": "4 x 3"}),
+    ("X - mean(X, 0)", {"X": "3 x 3"}),  # square: the mean is still a row
+    ("X - mean(X, axis=1)", {"X": "3 x 3"}),  # square: NumPy lines the row means up with the columns
+    ("X - mean(X, axis=1, keepdims=True)", {"X": "4 x 3"}),
+    ("X - sum(X, axis=-2)", {"X": "4 x 3"}),
+    ("(X - mean(X, axis=0))/sqrt(mean((X - mean(X, axis=0))**2, axis=0) + 0.1)", {"X": "4 x 3"}),
+    ("X*exp(-mean(X, axis=0))", {"X": "4 x 3"}),
+    ("(mean(X, axis=0) > 0)*X", {"X": "4 x 3"}),
+    ("mean(X, axis=0)*v", {"X": "4 x 3", "v": "3"}),
+    ("mean(X, axis=0)@v", {"X": "4 x 3", "v": "3"}),
+    ("mean(X, axis=0)@W", {"X": "4 x 3", "W": "3 x 2"}),
+    ("W@mean(X, axis=0)", {"X": "4 x 3", "W": "2 x 3"}),
+    ("sum(X, axis=0)@W - v", {"X": "4 x 3", "W": "3 x 2", "v": "2"}),
+    ("X@W - logsumexp(X@W, axis=1, keepdims=True)", {"X": "4 x 3", "W": "3 x 2"}),
+    ("X - logsumexp(X, axis=0)", {"X": "4 x 3"}),
+    ("softmax(X, axis=0)", {"X": "4 x 3"}),
+    ("softmax(X, axis=1)", {"X": "4 x 3"}),
+    ("softmax(X, axis=-1)*Y", {"X": "4 x 3", "Y": "4 x 3"}),
+    ("sum(X, axis=0, keepdims=True)*Y", {"X": "4 x 3", "Y": "4 x 3"}),
+]
+
+
+@pytest.mark.parametrize("expr,shapes", ONE_D_CASES, ids=[e for e, _ in ONE_D_CASES])
+def test_axis_reductions_broadcast_as_numpy_does(expr, shapes):
+    """A reduction along an axis is 1-D in NumPy: against a matrix it is a row, on the
+    left of @ a row, beside a vector elementwise.  matcalc must compute what NumPy does."""
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+
+    rng = np.random.default_rng(7)
+    arrays = {}
+    for name, spec in shapes.items():
+        dims = [int(p) for p in spec.split(" x ")]
+        arrays[name] = rng.normal(size=dims)
+    ns = {"np": np, "sum": np.sum, "mean": np.mean, "sqrt": np.sqrt, "exp": np.exp,
+          "softmax": _np_softmax, "logsumexp": _np_logsumexp, **arrays}
+    want = np.asarray(eval(expr, {"__builtins__": {"True": True}}, ns), dtype=float)  # noqa: S307 - our own cases
+    c = check(expr, shapes)
+    got = evaluate(c.expr, c.variables, {k: v for k, v in arrays.items() if k in c.variables})
+    if want.ndim == 2:
+        assert got.shape == want.shape
+    np.testing.assert_allclose(got.reshape(-1), want.reshape(-1), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "expr,shapes",
+    [
+        ("X - mean(X, axis=1)", {"X": "m x n"}),
+        ("X - mean(X, axis=1)", {}),  # undeclared: X must not be made square to fit
+        ("X@W - sum(Y*(X@W), 1) + 1", {}),  # the cs231n SVM margin without keepdims
+    ],
+)
+def test_a_1d_result_against_the_rows_is_refused_with_a_hint(expr, shapes):
+    with pytest.raises(ShapeError) as info:
+        check(expr, shapes)
+    text = info.value.render()
+    assert "keepdims=True" in text and "1-D" in text and "^" in text

@@ -514,16 +514,11 @@ class AsciiPrinter(Printer):
     def _print_Compare(self, n: Compare) -> Out:
         return Out(f"({self.p(n.left).text} {n.op} {self.p(n.right).text})", P_ATOM)
 
-    def axis(self, a: int) -> int:
-        return a
-
     def _print_Sum(self, n: Sum) -> Out:
         if n.axis is None:
             return self.call("sum", n.arg)
-        text = f"sum({self.p(n.arg).text}, {self.axis(n.axis)})"
-        if n.axis == 0:
-            return Out(text + self.transpose_mark, P_POST)
-        return Out(text, P_ATOM)
+        # keepdims: NumPy's plain sum(X, axis) is 1-D, which broadcasts as a row
+        return Out(f"sum({self.p(n.arg).text}, axis={n.axis}, keepdims=True)", P_ATOM)
 
     def _print_Broadcast(self, n: Broadcast) -> Out:
         a, t = n.arg, n.target
@@ -552,9 +547,6 @@ class MatlabPrinter(AsciiPrinter):
     matmul_op = " * "
     pow_op = ".^"
     transpose_mark = "'"
-
-    def axis(self, a: int) -> int:
-        return a + 1
 
     def _print_Sum(self, n: Sum) -> Out:
         if n.axis is None:
