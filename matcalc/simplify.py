@@ -486,6 +486,16 @@ def scalars_in_front(n: MatMul) -> Node | None:
 
 
 @rule(MatMul)
+def sign_out_of_factor(n: MatMul) -> Node | None:
+    """A (−B − C) → −A (B + C)  (a factor whose terms are all negative gives up its sign)"""
+    for i, f in enumerate(n.factors):
+        if isinstance(f, Add) and all(split_coef(t)[0] < 0 for t in f.terms):
+            fs = n.factors
+            return B.mul(Const(-1), B.matmul(*fs[:i], _negated_terms(f), *fs[i + 1 :]))
+    return None
+
+
+@rule(MatMul)
 def scalar_subchain(n: MatMul) -> Node | None:
     """A b cᵀ D → (cᵀ D) A b … : a 1×1 stretch of a product is a scalar and moves in front"""
     fs = n.factors

@@ -504,6 +504,11 @@ PROBLEMS: list[Problem] = [
     P("ab_abs_square", CB, "sum(abs(x)^2)", "x", "2*x"),
     P("ab_abs_fourth", CB, "sum(abs(x)^4)", "x", "4*x**3"),
     P("ab_abs_cube", CB, "sum(abs(x)^3)", "x", "3*x*abs(x)"),
+    # the Lagrangian of an orthogonality constraint: the multiplier's sign comes out of the sum
+    P(
+        "ug_orthogonality_lagrangian", BV, "tr(W'@S@W) - tr(L@(W'@W - eye(k)))", "W", "(S + S.T)@W - W@(L + L.T)",
+        shapes={"W": "n x k", "S": "n x n", "L": "k x k"},
+    ),
     # NumPy's 1-D reductions: X - mean(X, axis=0) centres the columns (the mean is a row), an
     # axis argument picks softmax's and logsumexp's direction, keepdims=True keeps a column
     P("np_centre_columns", GB, "sum((X - mean(X, axis=0))^2)", "X", "2*(X - mean(X, 0))", shapes={"X": "m x n"}),

@@ -207,6 +207,7 @@ SIMPLIFY_RULE_CASES = {
     "vec_sum": [("a*(vec(X) + 2*vec(Y))", "a", {"X": "m x n", "Y": "m x n"})],
     "broadcast_scalar_terms": [("sum(x*(a + x + b))", "x", {}), ("(2 - ones(m))@r'", "r", {})],
     "expand_sum": [("t*((a+b)*(c+d) - a*c - b*d)", "t", {})],
+    "sign_out_of_factor": [("A@(-X - Y)@x", "x", {})],
     "indicator_power": [("sum(relu(x)*relu(x))", "x", {"order": 2}), ("(x>0)*(x>0)*y", "y", {})],
 }
 
