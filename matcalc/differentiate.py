@@ -28,6 +28,8 @@ from .nodes import (
     DiagPart,
     Differential,
     DimValue,
+    Expm,
+    ExpmFrechet,
     Identity,
     Inverse,
     Kron,
@@ -195,6 +197,13 @@ def _logdet(n: LogDet, d: Diffs) -> Node | None:
 def _inverse(n: Inverse, d: Diffs) -> Node | None:
     """d(X⁻¹) = −X⁻¹ dX X⁻¹"""
     return B.neg(B.matmul(n, d(n.arg), n))
+
+
+@rule.register
+def _expm(n: Expm, d: Diffs) -> Node | None:
+    """d e^X = L(X, dX), the Fréchet derivative: ∫₀¹ e^{sX} dX e^{(1−s)X} ds.  It has a closed
+    form in a trace, tr L(X, dX) = tr(e^X dX), and when dX commutes with X (X = tA: e^{tA} A dt)."""
+    return ExpmFrechet(n.arg, d(n.arg))
 
 
 @rule.register

@@ -6,7 +6,7 @@ from . import build as B
 from .differentiate import differential
 from .errors import LimitError, MatcalcError, UnsupportedError
 from .extract import derivative_by_scalar, gradient, vec_jacobian
-from .nodes import Node, Var, dag_edges
+from .nodes import ExpmFrechet, Node, Var, dag_edges, walk
 from .record import record
 from .simplify import simplify
 
@@ -47,6 +47,11 @@ def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
         if size > MAX_DIFFERENTIAL:
             raise LimitError(f"the derivative is too large: {size:,} terms and factors (limit {MAX_DIFFERENTIAL:,})")
     d = simplify(d) if d is not None else None
+    if d is not None and any(isinstance(n, ExpmFrechet) for n in walk(d)):
+        raise UnsupportedError(
+            "the derivative of expm has no closed form here: d e^A = ∫₀¹ e^{sA} dA e^{(1−s)A} ds is "
+            "a matrix only inside a trace (tr e^A → (e^A)ᵀ) or when dA commutes with A (e^{tA} by t)"
+        )
     fs, xs = f.shape, x.shape
     if fs.is_scalar:
         g = gradient(d, x)

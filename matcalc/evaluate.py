@@ -29,6 +29,8 @@ from .nodes import (
     DiagPart,
     Differential,
     DimValue,
+    Expm,
+    ExpmFrechet,
     Identity,
     Inverse,
     Kron,
@@ -217,6 +219,14 @@ class Evaluator:
             if sign <= 0:
                 raise EvaluationError("logdet of a matrix whose determinant is not positive")
             return np.array([[logabs]])
+        if isinstance(n, Expm):
+            return _expm(g(n.arg))
+        if isinstance(n, ExpmFrechet):
+            # e^[[A, E], [0, A]] = [[e^A, L(A, E)], [0, e^A]]
+            a, e = g(n.arg), g(n.direction)
+            k = a.shape[0]
+            block = np.block([[a, e], [np.zeros_like(a), a]])
+            return _expm(block)[:k, k:].copy()
         if isinstance(n, Inverse):
             a = g(n.arg)
             try:
@@ -298,6 +308,20 @@ def _right_apply(m: np.ndarray, v: Any) -> np.ndarray:
         if v[0] == "kron":
             return m @ np.kron(v[1], v[2])
     return m @ v
+
+
+@cache
+def _expm_function() -> Any:
+    """e^A, by the same Padé code the NumPy code generator writes (compiled once)."""
+    from .codegen import EXPM_NUMPY
+
+    ns: dict[str, Any] = {"np": np}
+    exec(EXPM_NUMPY, ns)  # noqa: S102 - our own source text
+    return ns["expm"]
+
+
+def _expm(a: np.ndarray) -> np.ndarray:
+    return _expm_function()(a)
 
 
 class NonFiniteWarning(RuntimeWarning):

@@ -374,6 +374,30 @@ class Inverse(Node):
 
 
 @node("arg")
+class Expm(Node):
+    """The matrix exponential e^A = Σ Aᵏ/k! of a square matrix."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.arg.shape
+
+
+@node("arg", "direction")
+class ExpmFrechet(Node):
+    """L(A, E) = ∫₀¹ e^{sA} E e^{(1−s)A} ds, the Fréchet derivative of e^A in the direction E
+    (d e^A = L(A, dA)).  It lives only in differentials: the simplifier removes it where a
+    closed form exists (inside a trace, or when E commutes with A), and a derivative that
+    still holds one is refused."""
+
+    arg: Node
+    direction: Node
+
+    def _compute_shape(self) -> Shape:
+        return self.arg.shape
+
+
+@node("arg")
 class Diag(Node):
     """diag(v): the diagonal matrix with the vector v on its diagonal."""
 

@@ -30,6 +30,7 @@ from .nodes import (
     Diag,
     DiagPart,
     DimValue,
+    Expm,
     Inverse,
     Kron,
     LogDet,
@@ -568,6 +569,20 @@ def _build_inv(ck: Checker, call: S.Call) -> Node:
 
         raise DomainError("inverse of a zero matrix", source=ck.source, column=call.pos)
     return B.reciprocal(x) if x.shape.is_scalar else Inverse(x)
+
+
+@_structural(
+    "expm",
+    "expm(X)",
+    "matrix exponential e^X (differentiable inside a trace, tr(e^X), and along a fixed direction, e^{tA} by t)",
+)
+def _build_expm(ck: Checker, call: S.Call) -> Node:
+    x = _square(ck, call, "expm")
+    if x.shape.is_scalar:
+        return Apply(EXP, (x,))
+    if B.is_zero(x):
+        return B.identity(x.shape.rows)
+    return Expm(x)
 
 
 @_structural("diag", "diag(v), diag(X)", "vector → diagonal matrix; square matrix → its diagonal")

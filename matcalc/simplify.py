@@ -34,6 +34,8 @@ from .nodes import (
     Diag,
     DiagPart,
     DimValue,
+    Expm,
+    ExpmFrechet,
     Identity,
     Inverse,
     Kron,
@@ -52,6 +54,7 @@ from .nodes import (
     Vec,
     Zero,
     tree_size,
+    walk,
 )
 from .registry import ABS, COS, COSH, EXP, SIGMOID, SIGN, SIN, SINH, SQRT, TAN, TANH
 
@@ -284,7 +287,7 @@ def is_symmetric(n: Node) -> bool:
         return True
     if isinstance(n, Ones):
         return n.shape.rows == n.shape.cols
-    if isinstance(n, (Inverse, Apply)):
+    if isinstance(n, (Inverse, Apply, Expm)):
         return all(is_symmetric(a) or a.shape.is_scalar for a in n.children)
     if isinstance(n, (Add, Mul)):
         return all(is_symmetric(a) or a.shape.is_scalar for a in n.children)
@@ -442,6 +445,91 @@ def logdet_rules(n: LogDet) -> Node | None:
         return LogDet(a.arg)
     if isinstance(a, Inverse):
         return B.neg(LogDet(a.arg))
+    return None
+
+
+# ================================================================ the matrix exponential
+
+
+@rule(Det)
+def det_of_expm(n: Det) -> Node | None:
+    """det(e^A) → e^{tr A}"""
+    if isinstance(n.arg, Expm):
+        return Apply(EXP, (Trace(n.arg.arg),))
+    return None
+
+
+@rule(LogDet)
+def logdet_of_expm(n: LogDet) -> Node | None:
+    """logdet(e^A) → tr A"""
+    if isinstance(n.arg, Expm):
+        return Trace(n.arg.arg)
+    return None
+
+
+def _matrix_part(x: Node) -> Node:
+    """c₁ c₂ M → M: the one non-scalar factor of a scaled matrix (x itself otherwise)."""
+    if isinstance(x, Mul):
+        arr = [f for f in x.factors if not f.shape.is_scalar]
+        if len(arr) == 1:
+            return arr[0]
+    return x
+
+
+def commutes_with(f: Node, a: Node) -> bool:
+    """F A = A F is certain: F is a scalar multiple of I, of A, of e^A or A⁻¹, or a product or
+    sum of such (the polynomials and power series in A)."""
+    if f.shape.is_scalar or isinstance(f, Identity):
+        return True
+    f, a = _matrix_part(f), _matrix_part(a)
+    if f is a or isinstance(f, Identity):
+        return True
+    if isinstance(f, (Expm, Inverse)):
+        return commutes_with(f.arg, a)
+    if isinstance(f, MatMul):
+        return all(commutes_with(g, a) for g in f.factors)
+    if isinstance(f, Add):
+        return all(commutes_with(t, a) for t in f.terms)
+    return False
+
+
+@rule(Expm)
+def expm_of_transpose(n: Expm) -> Node | None:
+    """e^{Aᵀ} → (e^A)ᵀ  (one form, so that like terms meet)"""
+    if isinstance(n.arg, Transpose):
+        return B.transpose(Expm(n.arg.arg))
+    return None
+
+
+@rule(ExpmFrechet)
+def expm_frechet_commuting(n: ExpmFrechet) -> Node | None:
+    """L(A, E) → E e^A when E commutes with A (d e^{tA} = A e^{tA} dt)"""
+    if commutes_with(n.direction, n.arg):
+        return B.matmul(n.direction, Expm(n.arg))
+    return None
+
+
+@rule(Trace)
+def trace_of_expm_frechet(n: Trace) -> Node | None:
+    """tr(F L(A, E)) → tr(F e^A E) when F commutes with A (tr L(A, dA) = tr(e^A dA))"""
+    a = n.arg
+    fs = a.factors if isinstance(a, MatMul) else (a,)
+    for k, f in enumerate(fs):
+        if isinstance(f, ExpmFrechet):
+            rest = fs[k + 1 :] + fs[:k]  # the trace is cyclic: L(A, E) F₁ … Fₖ
+            if all(commutes_with(g, f.arg) for g in rest):
+                return Trace(B.matmul(*rest, Expm(f.arg), f.direction))
+        if isinstance(f, Add) and len(fs) > 1 and any(isinstance(x, ExpmFrechet) for x in walk(f)):
+            # tr(F (L(A, E) + G)): a common factor taken out hid L(A, E) from this rule
+            return B.add(*[Trace(B.matmul(*fs[:k], t, *fs[k + 1 :])) for t in f.terms])
+    return None
+
+
+@rule(Transpose)
+def transpose_of_expm(n: Transpose) -> Node | None:
+    """L(A, E)ᵀ → L(Aᵀ, Eᵀ)  (so that a trace can see it)"""
+    if isinstance(n.arg, ExpmFrechet):
+        return ExpmFrechet(B.transpose(n.arg.arg), B.transpose(n.arg.direction))
     return None
 
 

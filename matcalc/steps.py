@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from . import build as B
 from . import simplify as SIMP
 from .differentiate import differential, inner
+from .errors import UnsupportedError
 from .extract import gradient, vec_jacobian
 from .nodes import (
     Add,
@@ -29,6 +30,8 @@ from .nodes import (
     Det,
     Diag,
     DiagPart,
+    Expm,
+    ExpmFrechet,
     Inverse,
     Kron,
     LogDet,
@@ -63,6 +66,8 @@ def rule_name(n: Node) -> str:
         if n.fn.arity == 1:
             return f"elementwise {f} → diag({f}′)"
         return f"elementwise {f} → indicator diag"
+    if isinstance(n, Trace) and isinstance(n.arg, Expm):
+        return "trace of the matrix exponential: d tr(e^X) = tr(e^X dX)"
     table = [
         (Add, "sum rule: d(a + b) = da + db"),
         (Mul, "elementwise product → diag: d(a ⊙ b) = b ⊙ da + a ⊙ db"),
@@ -75,6 +80,7 @@ def rule_name(n: Node) -> str:
         (Det, "determinant: d det X = det X tr(X⁻¹dX)"),
         (LogDet, "log-determinant: d logdet X = tr(X⁻¹dX)"),
         (Inverse, "inverse: d(X⁻¹) = −X⁻¹ dX X⁻¹"),
+        (Expm, "matrix exponential: d e^X = L(X, dX), with tr L(X, dX) = tr(e^X dX)"),
         (Norm, "norm: d‖x‖ = xᵀdx/‖x‖"),
         (Softmax, "softmax → diag(s) − s sᵀ"),
         (LogSumExp, "logsumexp → softmax(z)ᵀ"),
@@ -134,6 +140,9 @@ def decompose(f: Node, x: Var) -> tuple[list[tuple[Var, Node, Node]], dict[Node,
             for t in n.terms:
                 if isinstance(t, Mul) and len(t.factors) == 2 and t.factors[0].shape.is_scalar and not dep.get(t.factors[0], False):
                     inline.add(t)
+        # e^u alone has no closed-form local derivative (d e^u = L(u, du)); tr(e^u) has: tr(e^u du)
+        if isinstance(n, Trace) and isinstance(n.arg, Expm):
+            inline.add(n.arg)
     for n in walk(f):
         if n in names or not dep[n] or isinstance(n, Var):
             continue
@@ -185,10 +194,16 @@ def derive(d: Derivative) -> list[Section]:
                 local_sec.steps.append(Step(f"d{_name(u)}", dl, rule_name(local)))
     sections.append(local_sec)
 
-    if f.shape.is_scalar:
-        sections.append(_backward(defs, x))
-    else:
-        sections.append(_forward(defs, x, d))
+    try:
+        sections.append(_backward(defs, x) if f.shape.is_scalar else _forward(defs, x, d))
+    except UnsupportedError:
+        # a local step without a closed form (e^u inside a product: d e^u = L(u, du)); the
+        # whole differential has one, and the simplification below reads the result off it
+        if not any(isinstance(m, Expm) for m in walk(f)):
+            raise
+        sec = Section("Chain rule: on the whole differential")
+        sec.steps.append(Step(f"d{_name(Var('f', f.shape))}", d.result.differential, "a local step (of expm) has no closed form alone"))
+        sections.append(sec)
 
     sections.append(_simplification(d))
     return sections
@@ -239,7 +254,9 @@ def _backward(defs: list[tuple[Var, Node, Node]], x: Var) -> Section:
             if dl is None:
                 continue
             weighted = inner(seed, dl) if not seed.shape.is_scalar else B.mul(seed, dl)
-            g = simplify(gradient(simplify(weighted) if not weighted.shape.is_scalar else weighted, v))
+            # the simplifier is what turns tr L(u, du) into tr(e^u du), which a gradient can read
+            frechet = any(isinstance(m, ExpmFrechet) for m in walk(weighted))
+            g = simplify(gradient(simplify(weighted) if frechet or not weighted.shape.is_scalar else weighted, v))
             contributions.setdefault(v.name, []).append(g)
     total = simplify(B.add(*contributions.get(x.name, []), shape=x.shape))
     sec.steps.append(Step(f"∂f/∂{_name(x)}", total, "sum over every path to the variable" if len(contributions.get(x.name, [])) > 1 else ""))

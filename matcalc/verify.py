@@ -59,6 +59,8 @@ from .nodes import (
     DiagPart,
     Differential,
     DimValue,
+    Expm,
+    ExpmFrechet,
     Identity,
     Inverse,
     Kron,
@@ -562,6 +564,8 @@ class _Pointwise:
             if d[0] == 0 or float(d[0]) <= 0:
                 raise _BadPoint("logdet of a matrix whose determinant is not positive")
             return self.scalar(S.apply("log", sp.log, [d]))
+        if isinstance(n, Expm):
+            return self._expm(g(n.arg))
         if isinstance(n, Inverse):
             inv = S.inverse(self.square(g(n.arg)))
             r = len(inv)
@@ -609,6 +613,27 @@ class _Pointwise:
         if isinstance(n, Differential):
             raise _CannotCheck("the result still contains a differential")
         raise _CannotCheck(f"no SymPy translation of {type(n).__name__} nodes")
+
+    def _expm(self, a: list) -> list:
+        """e^{A(t)} to order K, in DIGITS-digit arithmetic (mpmath's expm, not matcalc's Padé code).
+
+        The block matrix with A₀ on its diagonal and Aₖ on its k-th block superdiagonal
+        represents A(t) = Σ Aₖ tᵏ (mod t^{K+1}) faithfully, so its exponential holds the
+        Taylor coefficients of e^{A(t)} in its first block row."""
+        import mpmath
+
+        sp, K = self.sp, self.K
+        r = len(a[0])
+        with mpmath.workdps(DIGITS + 20):
+            t = mpmath.zeros((K + 1) * r, (K + 1) * r)
+            for bi in range(K + 1):
+                for bj in range(bi, K + 1):
+                    m = a[bj - bi]
+                    for i in range(r):
+                        for j in range(r):
+                            t[bi * r + i, bj * r + j] = mpmath.mpf(sp.Float(m[i][j], DIGITS + 20))
+            e = mpmath.expm(t)
+            return [[[sp.Float(e[i, k * r + j], DIGITS) for j in range(r)] for i in range(r)] for k in range(K + 1)]
 
     def _power(self, base: list, ex: list) -> list:
         """a^b entrywise: a function of the base, of the exponent, or of both."""
@@ -802,6 +827,8 @@ class _Symbolic:
             v = g(n.arg)
             r, c = self.dims(n.target)
             return sp.Matrix(r, c, lambda i, j: v[i + j * r, 0])
+        if isinstance(n, (Expm, ExpmFrechet)):
+            raise _CannotCheck("the matrix exponential has no closed form entry by entry")
         if isinstance(n, Differential):
             raise _CannotCheck("the result still contains a differential")
         raise _CannotCheck(f"no SymPy translation of {type(n).__name__} nodes")

@@ -527,6 +527,14 @@ PROBLEMS: list[Problem] = [
     P("in_unicode_transpose", MC, "xᵀ@A@x", "x", "(A + A.T)@x"),
     P("in_norm_fro_string", CB, "norm(X, 'fro')^2", "X", "2*X"),
     P("in_trace_expm", CB, "tr(expm(X))", "X", "expm(X).T"),
+    # the matrix exponential: closed forms exist in a trace and along a fixed direction
+    P("ex_trace_expm_AX", CB, "tr(expm(A@X))", "X", "A.T@expm(A@X).T", shapes={"A": "n x n", "X": "n x n"}),
+    P("ex_expm_tA_by_t", CB, "expm(t*A)", "t", "A@expm(t*A)", shapes={"t": "scalar", "A": "n x n"}),
+    P("ex_trace_expm_gram", CB, "tr(expm(X.T@X))", "X", "2*X@expm(X.T@X)", shapes={"X": "m x n"}),
+    P("ex_logdet_expm", CB, "logdet(expm(X))", "X", "eye(n)", shapes={"X": "n x n"}),
+    P("ex_det_expm", CB, "det(expm(X))", "X", "exp(tr(X))*eye(n)", shapes={"X": "n x n"}),
+    P("ex_trace_inv_expm", CB, "tr(inv(X)@expm(X))", "X", "expm(X).T@inv(X).T - inv(X).T@expm(X).T@inv(X).T", shapes={"X": "n x n"}),
+    P("ex_trace_expm_second_by_t", CB, "tr(expm(t*A))", "t", "tr(A@A@expm(t*A))", shapes={"t": "scalar", "A": "n x n"}, order=2),
 ]
 
 # Why each failing problem fails today, by cause.  The test marks these
@@ -537,7 +545,6 @@ KNOWN_FAILURES: dict[str, str] = {
     # -- the a–g scalar convention against what the user typed
     # -- input a textbook user types that is parsed wrongly or not at all
     # -- unsupported constructs
-    "in_trace_expm": "unsupported: expm (matrix exponential) is unknown; ∂tr(e^X)/∂X = (e^X)ᵀ",
 }
 
 _ids = {p.id for p in PROBLEMS}
@@ -559,4 +566,7 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
     ("x'*A*x", "x", {"shapes": {"A": "m x n"}}),  # declared rectangular A in a quadratic form
     ("logdet(X)", "X", {"shapes": {"X": "3 x 4"}}),
     ("A\\b", "b", {"syntax": "matlab"}),  # MATLAB's solve is not part of the language
+    ("tr(A@expm(X))", "X", {}),  # no closed form: A does not commute with X
+    ("sum(expm(X))", "X", {}),
+    ("tr(expm(X))", "X", {"order": 2}),  # the Hessian needs d e^X outside a trace
 ]

@@ -244,6 +244,8 @@ class Gen:
         self.symmetric: set[str] = set()
         self.compact = draw(st.booleans())  # operators without spaces: 2.*x, x'*y
         self.fresh_ok = True  # may use leaves whose size is inferred (eye(), vector(c), matrix(c))
+        #: tr(expm(A)) only in first derivatives: its second needs d e^A outside a trace, which has no closed form
+        self.first_order = False
 
     # ---- drawing helpers
 
@@ -573,6 +575,7 @@ class Gen:
                 (1.2, self.p_logdet),
                 (1, self.p_norm),
                 (0.7, self.p_lse),
+                (1.2 if self.first_order else 0, self.p_tr_expm),
             ]
         if (c == () and r != ()) or (self.dialect == "matlab" and r == () and c != ()) or s == SCALAR:
             out += [(1, self.p_sum_axis), (0.4, self.p_mean_axis)]
@@ -788,6 +791,13 @@ class Gen:
         a = self.expr((k, k), d)
         return G(self.call("tr", a.text), ATOM, s, a.bound * size(k), a.vars)
 
+    def p_tr_expm(self, s: Shape, d: int) -> G:
+        """tr(e^A): the one place (with e^{tA} by t) where the matrix exponential has a closed-form derivative."""
+        k = self.dim()
+        a = self.tame(self.expr((k, k), d), 1.0) if k else self.tame(self.expr(SCALAR, d), 1.0)
+        n = size(k)
+        return G(self.call("tr", self.call("expm", a.text)), ATOM, s, n * math.exp(n * a.bound), a.vars)
+
     def p_det(self, s: Shape, d: int) -> G:
         k = self.dim()
         a = self.well(k, d) if k else self.expr(SCALAR, d)
@@ -904,7 +914,7 @@ STRUCTURAL: frozenset[str] = frozenset(
     {
         "sum", "mean", "dot", "outer", "tr", "det", "logdet", "inv", "diag", "norm", "norm1", "softmax",
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
-        "matrix_power", "dim", "unvec", "commutation",
+        "matrix_power", "dim", "unvec", "commutation", "expm",
     }
 )  # fmt: skip
 
@@ -965,12 +975,13 @@ def cases(
         target = SCALAR if order == 2 else gen.weighted(TARGETS)
     # depth 1–6, mostly shallow: deep cases are slow to simplify (seconds), shallow ones shrink well
     depth = gen.weighted([(w, k) for k, w in (depth_weights or DEPTH_WEIGHTS).items() if k <= max_depth])
+    if order is None:
+        order = 2 if target == SCALAR and gen.coin(0.25) else 1
+    gen.first_order = order == 1
     g = gen.expr(target, depth)
     if not g.vars:  # make sure something varies
         v = gen.var_leaf(target)
         g = gen.sum_(g, v, shape=target)
-    if order is None:
-        order = 2 if target == SCALAR and gen.coin(0.25) else 1
     # the variable: matrices and vectors more often than scalars (scalars are the easy case)
     wrt = gen.weighted([(WRT_WEIGHT[kind_of(gen.declared[v])], v) for v in sorted(g.vars)])
     if gen.coin(0.03):  # a declared variable that does not occur: its derivative is zero

@@ -208,6 +208,9 @@ SIMPLIFY_RULE_CASES = {
     "broadcast_scalar_terms": [("sum(x*(a + x + b))", "x", {}), ("(2 - ones(m))@r'", "r", {})],
     "expand_sum": [("t*((a+b)*(c+d) - a*c - b*d)", "t", {})],
     "sign_out_of_factor": [("A@(-X - Y)@x", "x", {})],
+    "transpose_of_expm": [("tr(expm(X)'@X')", "X", {})],
+    "expm_of_transpose": [("tr(expm(X)'@X')", "X", {})],
+    "logdet_of_expm": [("a*logdet(expm(X))", "a", {})],
     "indicator_power": [("sum(relu(x)*relu(x))", "x", {"order": 2}), ("(x>0)*(x>0)*y", "y", {})],
 }
 

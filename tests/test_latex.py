@@ -175,6 +175,10 @@ NODE_STRINGS = [
     (N.Transpose(N.Ones(R)), r"(\mathbf{1}^\top)^\top"),
     (N.Transpose(N.Add((X, A))), r"(X + A)^\top"),
     (N.Transpose(N.MatMul((A, X))), r"(A X)^\top"),
+    # the matrix exponential as e^{…}, and its Fréchet derivative (seen in a derivation's steps)
+    (N.Expm(N.MatMul((A, X))), r"e^{A X}"),
+    (N.Transpose(N.Expm(X)), r"(e^{X})^\top"),
+    (N.ExpmFrechet(X, A), r"L_{\exp}\left(X,\, A\right)"),
     # powers: √, reciprocals as fractions, a matrix's elementwise power marked ⊙
     (N.Pow(x, c("1/2")), r"\sqrt{\mathbf{x}}"),
     (N.Pow(a, c(-1)), r"\frac{1}{a}"),

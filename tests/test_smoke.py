@@ -59,3 +59,16 @@ def test_concurrent_calls_give_the_serial_answers():
     for t in threads:
         t.join()
     assert not errors, errors[:5]
+
+
+def test_steps_with_the_matrix_exponential():
+    """tr(e^u) is one local step (its derivative tr(e^u du) has a closed form); e^X inside a
+    product has none alone, and the derivation falls back to the whole differential."""
+    d = matcalc.diff("tr(expm(A@X))", "X")
+    text = d.steps()
+    assert "f = tr(expm(u₁))" in text and "df = tr(expm(u₁) du₁)" in text
+    assert text.rstrip().endswith("∴ " + d.text)
+    d = matcalc.diff("tr(inv(X)@expm(X))", "X")
+    text = d.steps()
+    assert "Chain rule: on the whole differential" in text and text.rstrip().endswith("∴ " + d.text)
+    assert "e^{" in d.steps("latex")

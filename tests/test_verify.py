@@ -154,6 +154,8 @@ def test_broken_tanh_derivative_is_caught(broken_tanh):
         ("exp(alpha*x)", "alpha", {"layout": "denominator"}, B.transpose),
         ("logdet(X)", "X", {"order": 2}, lambda n: B.mul(B.const(-1), n)),
         ("inv(X)", "X", {}, lambda n: B.mul(B.const("1/2"), n)),
+        ("tr(expm(A@X))", "X", {}, B.transpose),  # (e^{AX}A) instead of its transpose
+        ("expm(t*A)", "t", {"shapes": {"t": "scalar"}}, B.transpose),
     ],
 )
 def test_wrong_results_are_caught(expr, wrt, options, mutate):

@@ -37,6 +37,8 @@ from ..nodes import (
     Const,
     Differential,
     DimValue,
+    Expm,
+    ExpmFrechet,
     Identity,
     Inverse,
     LogDet,
@@ -445,6 +447,12 @@ class LatexPrinter(Printer):
         if n.axis == 1 or s.rows.is_one:
             return Out(body + r" \mathbf{1}", P_MUL)
         return Out(r"\mathbf{1}^\top " + body + r" \mathbf{1}", P_MUL)
+
+    def _print_Expm(self, n: Expm) -> Out:
+        return Out(rf"e^{{{self.p(n.arg).text}}}", P_POST)
+
+    def _print_ExpmFrechet(self, n: ExpmFrechet) -> Out:
+        return Out(rf"L_{{\exp}}\left({self.p(n.arg).text},\, {self.p(n.direction).text}\right)", P_ATOM)
 
     def _print_LogDet(self, n: LogDet) -> Out:
         return Out(r"\log\det" + self.paren(self.p(n.arg).text), P_ATOM)

@@ -24,6 +24,8 @@ from ..nodes import (
     DiagPart,
     Differential,
     DimValue,
+    Expm,
+    ExpmFrechet,
     Identity,
     Inverse,
     Kron,
@@ -351,6 +353,12 @@ class Printer:
 
     def _print_Det(self, n: Det) -> Out:
         return self.call("det", n.arg)
+
+    def _print_Expm(self, n: Expm) -> Out:
+        return self.call("expm", n.arg)
+
+    def _print_ExpmFrechet(self, n: ExpmFrechet) -> Out:
+        return self.call("expm_frechet", n.arg, n.direction)
 
     def _print_LogDet(self, n: LogDet) -> Out:
         return Out(f"log det({self.p(n.arg).text})", P_ATOM)
