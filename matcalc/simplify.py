@@ -730,11 +730,21 @@ def inner_product_order(n: MatMul) -> Node | None:
         return None
     if tree_size(a.arg) > 30 or tree_size(b) > 30:
         return None
-    from .printing.text import to_ascii
-
-    if (tree_size(b), to_ascii(b)) < (tree_size(a.arg), to_ascii(a.arg)):
+    if (tree_size(b), _order_text(b)) < (tree_size(a.arg), _order_text(a.arg)):
         return B.matmul(B.transpose(b), a.arg)
     return None
+
+
+def _order_text(n: Node) -> str:
+    """A text that orders nodes: the ASCII form, or (after every ASCII form) the Unicode one
+    when the input language cannot write a size in it (ones(m·n))."""
+    from .errors import UnsupportedError
+    from .printing.text import to_ascii, to_text
+
+    try:
+        return to_ascii(n)
+    except UnsupportedError:
+        return "\uffff" + to_text(n)
 
 
 @rule(Kron)
@@ -1036,6 +1046,19 @@ def abs_even_power(n: Pow) -> Node | None:
         k = n.exponent.value
         if k.denominator == 1 and k.numerator % 2 == 0:
             return B.power(n.base.args[0], n.exponent)
+    return None
+
+
+_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+@rule(Compare)
+def negated_comparison(n: Compare) -> Node | None:
+    """(−a > 0) → (a < 0)  (leaky_relu's slope below zero)"""
+    if B.is_zero(n.right):
+        c, rest = split_coef(n.left)
+        if c == -1:
+            return Compare(_FLIPPED[n.op], rest, n.right)
     return None
 
 

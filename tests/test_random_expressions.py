@@ -216,6 +216,13 @@ def test_random_several_variables(case: Case, seed: int) -> None:
 # ---------------------------------------------------------------- regressions found by the random tests
 
 
+def test_regression_inner_product_order_with_an_unwritable_size() -> None:
+    # the canonical order of aᵀb compared ASCII forms, and ones(m·n) has none: diff raised
+    d = matcalc.diff("tanh(dot(vec(Amn).T, vec(Amn) - a))", ["Amn", "a"], shapes={"Amn": ("m", "n"), "a": ()}, order=2)
+    for name in ("Amn", "a"):
+        assert numeric_check(d[name], seed=0).ok
+
+
 def test_regression_ascii_fraction_exponent() -> None:
     # d/da a^1.5 = (3/2) a^(1/2); the ASCII form said a**1/2, i.e. (a**1)/2
     d = matcalc.diff("a**1.5", "a", shapes={"a": "scalar"})
