@@ -14,7 +14,7 @@ whose ``build`` turns the call into checked nodes; their derivative rules live i
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -322,6 +322,29 @@ SOFTPLUS = register(
         lambda x: _sp().log(1 + _sp().exp(x)),
         numpy_helper="def softplus(z):\n    return np.logaddexp(0.0, z)\n",
         doc="softplus(x) = log(1 + eˣ); softplus′ = σ",
+    )
+)
+LOG1P = register(
+    _unary(
+        "log1p",
+        lambda x, out: B.reciprocal(B.add(B.ones(x.shape), x)),
+        "np.log1p({0})",
+        lambda x: _sp().log(1 + x),
+        latex=r"\operatorname{log1p}",
+        sample=_uniform(-0.5, 2.0),
+        in_domain=lambda x: x > -1,
+        doc="log1p(x) = log(1 + x), accurate near 0; log1p′(x) = 1/(1 + x)",
+        domain_text="x > −1",
+    )
+)
+EXPM1 = register(
+    _unary(
+        "expm1",
+        lambda x, out: _ap(EXP, x),
+        "np.expm1({0})",
+        lambda x: _sp().exp(x) - 1,
+        latex=r"\operatorname{expm1}",
+        doc="expm1(x) = eˣ − 1, accurate near 0; expm1′ = exp",
     )
 )
 SQRT = register(
@@ -690,6 +713,115 @@ def _build_logsumexp(ck: Checker, call: S.Call) -> Node:
         col = LogSumExp(B.transpose(x)) if not s.rows.is_one else B.transpose(x)
         out = B.transpose(col) if keep else col
     return _reduced(ck, call, out, keep)
+
+
+# ------------------------------------------------------------------ functions written with others
+#
+# Each is rewritten, as syntax at the call's position, into functions above, so shapes,
+# broadcasting, derivatives, printing and code generation are theirs.
+
+
+def _rewrite(ck: Checker, call: S.Call, build: Callable[..., S.Expr], n: int, optional: Sequence[tuple[str, str]] = ()) -> Node:
+    """Check ``build(arg asts…)``: ``n`` required arguments, then optional (name, default) ones."""
+    from .syntax import Number
+
+    got = ck.args(call, n, optional=tuple(name for name, _ in optional))
+    defaults = [Number(text, call.pos) for _, text in optional]
+    asts = got[:n] + [a if a is not None else d for a, d in zip(got[n:], defaults)]
+    return ck.node(build(*asts))
+
+
+def _syntax(call: S.Call):
+    """Constructors of syntax nodes at the call's position."""
+    from . import syntax as S_
+
+    pos = call.pos
+
+    def fn(name: str, *args: S.Expr) -> S.Expr:
+        return S_.Call(name, tuple(args), (), pos)
+
+    def op(o: str, a: S.Expr, b: S.Expr) -> S.Expr:
+        return S_.BinOp(o, a, b, pos)
+
+    def num(text: str) -> S.Expr:
+        return S_.Number(text, pos)
+
+    def neg(a: S.Expr) -> S.Expr:
+        return S_.Neg(a, pos)
+
+    def cmp(o: str, a: S.Expr, b: S.Expr) -> S.Expr:
+        return S_.Compare(o, a, b, pos)
+
+    return fn, op, num, neg, cmp
+
+
+@_structural("silu", "silu(x)", "x ⊙ σ(x) (the swish activation)", aliases=("swish",))
+def _build_silu(ck: Checker, call: S.Call) -> Node:
+    fn, op, _, _, _ = _syntax(call)
+    return _rewrite(ck, call, lambda x: op("mul", x, fn("sigmoid", x)), 1)
+
+
+@_structural("log_sigmoid", "log_sigmoid(x)", "log σ(x) = −softplus(−x)", aliases=("logsigmoid",))
+def _build_log_sigmoid(ck: Checker, call: S.Call) -> Node:
+    fn, _, _, neg, _ = _syntax(call)
+    return _rewrite(ck, call, lambda x: neg(fn("softplus", neg(x))), 1)
+
+
+@_structural(
+    "leaky_relu",
+    "leaky_relu(x, negative_slope)",
+    "relu(x) − a relu(−x): slope a (default 0.01) below 0",
+)
+def _build_leaky_relu(ck: Checker, call: S.Call) -> Node:
+    fn, op, _, neg, _ = _syntax(call)
+    return _rewrite(
+        ck, call, lambda x, a: op("sub", fn("relu", x), op("mul", a, fn("relu", neg(x)))), 1, (("negative_slope", "0.01"),)
+    )
+
+
+@_structural("elu", "elu(x, alpha)", "x for x > 0, α(eˣ − 1) below (α = 1 by default)")
+def _build_elu(ck: Checker, call: S.Call) -> Node:
+    fn, op, num, _, cmp = _syntax(call)
+
+    def build(x: S.Expr, a: S.Expr) -> S.Expr:
+        above = op("mul", cmp(">", x, num("0")), x)
+        below = op("mul", op("mul", a, cmp("<=", x, num("0"))), fn("expm1", x))
+        return op("add", above, below)
+
+    return _rewrite(ck, call, build, 1, (("alpha", "1"),))
+
+
+@_structural("log2", "log2(x)", "log(x)/log(2)")
+def _build_log2(ck: Checker, call: S.Call) -> Node:
+    fn, op, num, _, _ = _syntax(call)
+    return _rewrite(ck, call, lambda x: op("div", fn("log", x), fn("log", num("2"))), 1)
+
+
+@_structural("log10", "log10(x)", "log(x)/log(10)")
+def _build_log10(ck: Checker, call: S.Call) -> Node:
+    fn, op, num, _, _ = _syntax(call)
+    return _rewrite(ck, call, lambda x: op("div", fn("log", x), fn("log", num("10"))), 1)
+
+
+@_structural(
+    "log_softmax",
+    "log_softmax(z), log_softmax(Z, axis)",
+    "z − logsumexp(z): of a vector; of each row of a matrix (axis 1, the default) or each column (axis 0)",
+)
+def _build_log_softmax(ck: Checker, call: S.Call) -> Node:
+    z_ast, axis = ck.args(call, 1, optional=("axis",))
+    z = ck.node(z_ast)
+    s = z.shape
+    if s.is_scalar:
+        return B.ZERO
+    a = None if axis is None else ck.axis(axis, call)
+    if (a == 0 and s.rows.is_one) or (a == 1 and s.cols.is_one):
+        return B.zero(s)  # every softmax is over a single entry
+    if a == 0 and not s.cols.is_one:
+        lse: Node = B.transpose(LogSumExp(B.transpose(z)))  # a row: each column's
+    else:
+        lse = LogSumExp(z)  # of the vector, or of each row
+    return B.add(z, B.neg(B.broadcast(lse, s)))
 
 
 @_structural("eye", "eye(n), eye()", "the n×n identity (its size inferred when omitted)")

@@ -509,6 +509,15 @@ PROBLEMS: list[Problem] = [
         "ug_orthogonality_lagrangian", BV, "tr(W'@S@W) - tr(L@(W'@W - eye(k)))", "W", "(S + S.T)@W - W@(L + L.T)",
         shapes={"W": "n x k", "S": "n x n", "L": "k x k"},
     ),
+    # activations written with other functions, and log1p / expm1
+    P("act_silu", GB, "sum(silu(x))", "x", "sigmoid(x)*(1 + x*(1 - sigmoid(x)))"),
+    P("act_leaky_relu_layer", GB, "sum(leaky_relu(W@x))", "W", "((W@x > 0) + 0.01*(W@x < 0))@x.T"),
+    P("act_elu", GB, "sum(elu(x, 0.5))", "x", "(x > 0) + 0.5*(x <= 0)*exp(x)"),
+    P("act_log_sigmoid", GB, "sum(log_sigmoid(x))", "x", "sigmoid(-x)"),
+    P("act_log_softmax_ce", CS, "-y'@log_softmax(W@x)", "W", "(sum(y)*softmax(W@x) - y)@x.T"),
+    P("act_log1p_exp", GB, "sum(log1p(exp(x)))", "x", "sigmoid(x)"),
+    P("act_expm1", GB, "sum(expm1(2*x))", "x", "2*exp(2*x)"),
+    P("act_log2", GB, "sum(log2(x))", "x", "1/(x*log(2))"),
     # NumPy's 1-D reductions: X - mean(X, axis=0) centres the columns (the mean is a row), an
     # axis argument picks softmax's and logsumexp's direction, keepdims=True keeps a column
     P("np_centre_columns", GB, "sum((X - mean(X, axis=0))^2)", "X", "2*(X - mean(X, 0))", shapes={"X": "m x n"}),

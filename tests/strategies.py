@@ -559,6 +559,7 @@ class Gen:
             (0.7, self.p_neg),
             (3, self.p_fn),
             (1, self.p_fn2),
+            (0.8, self.p_rewritten),
             (1.2, self.p_pow),
             (0.8, self.p_compare),
             (1, self.p_transpose),
@@ -635,6 +636,27 @@ class Gen:
         name, entry = self.pick([(n, e) for n, e in elementwise_names() if e.arity == 1])
         a, bound = self.fn_arg(entry, s, d)
         return G(f"{name}({a.text})", ATOM, s, bound, a.vars)
+
+    def p_rewritten(self, s: Shape, d: int) -> G:
+        """The activations matcalc writes with other functions (silu, elu, leaky_relu, …)."""
+        fn = self.pick(["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax"])
+        if fn in ("log2", "log10"):
+            a = self.positive(s, d)
+            assert a.lo is not None
+            return G(self.call(fn, a.text), ATOM, s, abs(math.log(a.lo)) + math.log(a.bound) + 1, a.vars)
+        a = self.tame(self.expr(s, d), 6.0)
+        extra = ""
+        if fn == "leaky_relu" and self.coin(0.5):
+            extra = self.pick([", 0.2", ", negative_slope=0.1"])
+        if fn == "elu" and self.coin(0.5):
+            extra = self.pick([", 0.5", ", alpha=2"])
+        if fn == "log_softmax" and s != SCALAR and self.coin(0.4):
+            extra = self.pick([", axis=0", ", axis=1", ", 1"]) if self.dialect == "numpy" else self.pick([", 1", ", 2"])
+        n = size(s[0]) * size(s[1])
+        bound = {"silu": a.bound + 1, "log_sigmoid": a.bound + 1, "leaky_relu": a.bound, "elu": 2 * a.bound + 2}.get(
+            fn, 2 * a.bound + math.log(n) + 1
+        )
+        return G(self.call(fn, a.text)[:-1] + extra + ")", ATOM, s, bound, a.vars)
 
     def p_fn2(self, s: Shape, d: int) -> G:
         binary = [(n, e) for n, e in elementwise_names() if e.arity >= 2]
@@ -914,7 +936,8 @@ STRUCTURAL: frozenset[str] = frozenset(
     {
         "sum", "mean", "dot", "outer", "tr", "det", "logdet", "inv", "diag", "norm", "norm1", "softmax",
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
-        "matrix_power", "dim", "unvec", "commutation", "expm",
+        "matrix_power", "dim", "unvec", "commutation", "expm", "silu", "log_sigmoid", "leaky_relu", "elu",
+        "log2", "log10", "log_softmax",
     }
 )  # fmt: skip
 
