@@ -40,6 +40,7 @@ _TOKEN_WORDS = {
     "DOT_T": "'.T'",
     "NUMBER": "a number",
     "NAME": "a name",
+    "MODULE_NAME": "a name",  # np.exp: a function's name, for the reader
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -84,18 +85,18 @@ class _Builder:
 
     def call(self, args):
         tok, arglist = args
-        positional, keywords = [], []
-        for a in arglist or ():
-            if isinstance(a, tuple):
-                keywords.append(a)
-            elif keywords:
-                raise ParseError(
-                    "a positional argument cannot follow a keyword argument",
-                    column=_pos(a),
-                )
-            else:
-                positional.append(a)
-        return S.Call(tok.text, tuple(positional), tuple(keywords), tok.pos)
+        positional, keywords = _split_arguments(arglist)
+        if tok.type == "MODULE_NAME":
+            # np.linalg.norm(x) is norm(x): the registry knows NumPy's, SciPy's and PyTorch's names
+            module, _, name = tok.text.rpartition(".")
+            return S.Call(name, positional, keywords, tok.pos + len(module) + 1)
+        return S.Call(tok.text, positional, keywords, tok.pos)
+
+    def method(self, args):
+        """X.sum(axis=0) is sum(X, axis=0); x.dot(y) is dot(x, y)."""
+        receiver, tok, arglist = args
+        positional, keywords = _split_arguments(arglist)
+        return S.Call(tok.text[1:], (receiver, *positional), keywords, tok.pos + 1)
 
     def arguments(self, args):
         return list(args)
@@ -134,6 +135,18 @@ def _pos(e: S.Expr) -> int:
     return getattr(e, "pos", 0)
 
 
+def _split_arguments(arglist) -> tuple[tuple, tuple]:
+    positional, keywords = [], []
+    for a in arglist or ():
+        if isinstance(a, tuple):
+            keywords.append(a)
+        elif keywords:
+            raise ParseError("a positional argument cannot follow a keyword argument", column=_pos(a))
+        else:
+            positional.append(a)
+    return tuple(positional), tuple(keywords)
+
+
 @cache
 def _tables():
     """The stored tables, or (in a checkout whose grammar was edited and the tables not
@@ -156,8 +169,9 @@ def _parser(dialect: str):
 
 
 def _describe(expected) -> str:
-    # a quoted option is possible wherever an operand is, but worth mentioning nowhere
-    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t != "STRING"})
+    # a quoted option is possible wherever an operand is, and a method call (.sum())
+    # wherever an operator is: both worth mentioning nowhere
+    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t not in ("STRING", "METHOD")})
     if not words:
         return "something else"
     if len(words) == 1:

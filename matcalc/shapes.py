@@ -195,6 +195,9 @@ class Checked:
     declared: dict[str, Var] = Factory(dict)  # declared but maybe unused
 
 
+_KEYWORD_ALIASES = {"dim": "axis", "keepdim": "keepdims"}
+
+
 class Checker:
     """Walks the syntax tree, building checked nodes and unifying dimensions."""
 
@@ -325,9 +328,11 @@ class Checker:
     def args(self, call: S.Call, n: int, optional: Sequence[str] = ()) -> list[S.Expr | None]:
         """The call's arguments: ``n`` required positional, then ``optional`` by position or keyword."""
         pos = list(call.args)
-        kw = dict(call.keywords)
-        if len(kw) < len(call.keywords):
-            dup = next(k for i, (k, _) in enumerate(call.keywords) if k in dict(call.keywords[:i]))
+        # PyTorch spells axis and keepdims dim and keepdim
+        keywords = [(_KEYWORD_ALIASES.get(k, k) if _KEYWORD_ALIASES.get(k) in optional else k, v) for k, v in call.keywords]
+        kw = dict(keywords)
+        if len(kw) < len(keywords):
+            dup = next(k for i, (k, _) in enumerate(keywords) if k in dict(keywords[:i]))
             raise self.arg_error(f"{call.func}() got the argument {dup!r} twice", call)
         for k in kw:
             if k not in optional:

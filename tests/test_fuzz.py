@@ -564,7 +564,9 @@ OPERATORS = ["+", "-", "*", "/", "@", "^", "**", ".*", "./", ".^", "'", ".T", ">
 PUNCT = ["(", ")", ",", "(", ")", "=", "axis=", "ord=", "axis=0", "axis=1", "ord=1", "ord=fro"]
 FUNCTION_NAMES = sorted(FUNCTIONS)
 ODD = ["", " ", "\t", "\n", "\x00", "€", "σ", "ᵀ", "#", "$", "[", "]", ";", ":", "!", "'", '"', "\\", "..", "..."]
-TOKENS = NAMES + ODD_NAMES + NUMBERS + OPERATORS + PUNCT + [f + "(" for f in FUNCTION_NAMES] + ODD
+#: code pasted from NumPy / PyTorch: module-qualified names and method calls
+PASTED = ["np.exp(", "np.linalg.norm(", "torch.sigmoid(", "scipy.linalg.expm(", "np.", ".sum(", ".dot(", ".mean()", ".trace()", ".T.dot("]
+TOKENS = NAMES + ODD_NAMES + NUMBERS + OPERATORS + PUNCT + [f + "(" for f in FUNCTION_NAMES] + ODD + PASTED
 LANGUAGE_CHARS = string.ascii_letters[:30] + "ATWXS" + string.digits + "+-*/@^'.()<>=, \t_eE"
 
 #: Valid expressions in both dialects (the seed corpus for mutation).
@@ -594,6 +596,8 @@ CORPUS = {
         "x.T@S@x + alpha*sum(tanh(x)**3)",
         "matrix_power(A, 3)",
         "sum(min(x, y) + maximum(x, 2*y))",
+        "np.linalg.norm(A@x - b)**2 + (A@x).sum()",
+        "X.T.dot(X).trace() + torch.sigmoid(W@x).sum(dim=0)",
     ],
     "matlab": [
         "x'*A*x",
@@ -646,7 +650,15 @@ def _expressions(syntax: str) -> st.SearchStrategy[str]:
             inner,
             st.sampled_from(["axis=0", "axis=1", "ord=1", "ord=fro", "1", "2", "-1"]),
         ).map(lambda t: f"{t[0]}({t[1]}, {t[2]})")
-        return st.one_of(binary, unary, post, paren, call1, call2, axis)
+        # NumPy spellings: np.f(…) and (…).f(…)
+        qualified = st.tuples(st.sampled_from(["np.", "numpy.", "torch.", "np.linalg."]), st.sampled_from(FUNCTION_NAMES), inner).map(
+            lambda t: f"{t[0]}{t[1]}({t[2]})"
+        )
+        method = st.tuples(inner, st.sampled_from(["sum()", "mean()", "sum(axis=0)", "dot(x)", "trace()", "T.sum()"])).map(
+            lambda t: f"({t[0]}).{t[1]}"
+        )
+        pasted = [qualified, method] if syntax == "numpy" else []
+        return st.one_of(binary, unary, post, paren, call1, call2, axis, *pasted)
 
     return st.recursive(atoms, grow, max_leaves=10)
 

@@ -70,3 +70,30 @@ def test_numpy_prints_a_matrix_power_as_a_call() -> None:
     assert unparse(tree, "numpy") == "matrix_power(A, 3)"
     assert parse("matrix_power(A, 3)", "numpy") == S.Call("matrix_power", (S.Name("A"), S.Number("3")))
     assert parse(unparse(tree, "matlab"), "matlab") == tree
+
+
+@pytest.mark.parametrize(
+    "pasted, plain",
+    [
+        ("np.exp(x)", "exp(x)"),
+        ("np.linalg.norm(A@x - b)**2", "norm(A@x - b)**2"),
+        ("numpy.trace(X.T@X)", "trace(X.T@X)"),
+        ("torch.nn.functional.softmax(x, dim=0)", "softmax(x, dim=0)"),
+        ("scipy.special.expit(x)", "expit(x)"),
+        ("(A@x).sum()", "sum(A@x)"),
+        ("X.sum(axis=0)", "sum(X, axis=0)"),
+        ("X.T.dot(X).trace()", "trace(dot(X.T, X))"),
+        ("x.dot(y) + W.mean(1)", "dot(x, y) + mean(W, 1)"),
+    ],
+)
+def test_code_pasted_from_numpy_reads_as_the_plain_call(pasted: str, plain: str) -> None:
+    """Module-qualified names (np.exp) and method calls (X.sum(axis=0)) are the registry's calls."""
+    assert parse(pasted) == parse(plain)
+
+
+def test_torch_keywords_dim_and_keepdim_are_axis_and_keepdims() -> None:
+    import matcalc
+
+    a = matcalc.diff("X.sum(dim=1, keepdim=True).sum()", "X")
+    b = matcalc.diff("sum(sum(X, axis=1, keepdims=True))", "X")
+    assert a.text == b.text == "𝟙𝟙ᵀ"
