@@ -389,8 +389,11 @@ def test_parse_time_is_linear_in_length() -> None:
 def test_check_time_is_linear_in_length(distinct: bool, sizes: tuple[int, ...]) -> None:
     texts = [balanced(n, distinct=distinct) for n in sizes]
     matcalc.check(texts[0])
-    times = [_best_time(lambda t=t: matcalc.check(t), repeats=1) for t in texts]
-    per_char = [t / len(s) for t, s in zip(times, texts)]
+    for _attempt in range(2):  # the machine is shared: one retry before calling it superlinear
+        times = [_best_time(lambda t=t: matcalc.check(t), repeats=2) for t in texts]
+        per_char = [t / len(s) for t, s in zip(times, texts)]
+        if max(per_char) / min(per_char) < 2.5:
+            break
     assert max(per_char) / min(per_char) < 2.5, list(zip(sizes, times))
 
 
