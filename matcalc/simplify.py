@@ -795,15 +795,15 @@ def _unvec_term(t: Node, shape: Shape) -> Node | None:
 
 @rule(Diag)
 def diag_rules(n: Diag) -> Node | None:
-    """diag(c v) → c diag(v);  diag(𝟙) → I;  diag(c 𝟙) → c I;  diag(vec(x)) → diag(x)"""
+    """diag(c v) → c diag(v) (c any scalar);  diag(𝟙) → I;  diag(c 𝟙) → c I"""
     a = n.arg
     if isinstance(a, Ones):
         return Identity(a.shape.rows)
     if isinstance(a, Broadcast) and a.arg.shape.is_scalar:
         return B.mul(a.arg, Identity(a.shape.rows))
-    if isinstance(a, Mul) and isinstance(a.factors[0], Const):
-        c, rest = split_coef(a)
-        return B.mul(Const(c), Diag(rest))
+    if isinstance(a, Mul) and any(f.shape.is_scalar for f in a.factors):
+        sc = [f for f in a.factors if f.shape.is_scalar]
+        return B.mul(*sc, Diag(B.mul(*[f for f in a.factors if not f.shape.is_scalar])))
     return None
 
 
@@ -1012,6 +1012,63 @@ def named_quotient(n: Mul) -> Node | None:
                 a = g.args[0]
                 if a.shape.is_vector:
                     return B.mul(*rest, Softmax(a))
+    return None
+
+
+@rule(Mul)
+def outer_quotient(n: Mul) -> Node | None:
+    """u vᵀ / c² → (u/c)(v/c)ᵀ when that is smaller (exp(x)exp(x)ᵀ/sum(exp(x))² → s sᵀ)"""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -2 and f.base.shape.is_scalar):
+            continue
+        for j, g in enumerate(fs):
+            if isinstance(g, MatMul) and len(g.factors) == 2 and isinstance(g.factors[1], Transpose):
+                u, v = g.factors[0], g.factors[1].arg
+                rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+                c = B.reciprocal(f.base)
+
+                def candidate(u=u, v=v, rest=rest, c=c) -> Node:
+                    return B.mul(*rest, B.matmul(B.mul(u, c), B.transpose(B.mul(v, c))))
+
+                return _try(n, candidate)
+    return None
+
+
+@rule(MatMul)
+def diag_through_ones(n: MatMul) -> Node | None:
+    """diag(v)(I − 𝟙wᵀ) → diag(v) − v wᵀ  (diag(v)𝟙 = v;  and (I − w𝟙ᵀ)diag(v) → diag(v) − w vᵀ)"""
+    fs = n.factors
+    for i in range(len(fs) - 1):
+        a, b = fs[i], fs[i + 1]
+        if isinstance(a, Diag) and isinstance(b, Add):
+            terms = [_diag_then(a.arg, t) for t in b.terms]
+        elif isinstance(b, Diag) and isinstance(a, Add):
+            terms = [_then_diag(t, b.arg) for t in a.terms]
+        else:
+            continue
+        if all(t is not None for t in terms):
+            return B.matmul(*fs[:i], B.add(*terms, shape=b.shape if isinstance(a, Diag) else a.shape), *fs[i + 2 :])
+    return None
+
+
+def _diag_then(v: Node, t: Node) -> Node | None:
+    """diag(v) t, when t is I or c 𝟙 X (so that it is v or c v X)."""
+    c, rest = split_coef(t)
+    if isinstance(rest, Identity):
+        return B.mul(Const(c), Diag(v))
+    if isinstance(rest, MatMul) and isinstance(rest.factors[0], Ones) and rest.factors[0].shape.cols.is_one:
+        return B.mul(Const(c), B.matmul(v, *rest.factors[1:]))
+    return None
+
+
+def _then_diag(t: Node, v: Node) -> Node | None:
+    """t diag(v), when t is I or c X 𝟙ᵀ (so that it is v or c X vᵀ)."""
+    c, rest = split_coef(t)
+    if isinstance(rest, Identity):
+        return B.mul(Const(c), Diag(v))
+    if isinstance(rest, MatMul) and isinstance(rest.factors[-1], Transpose) and isinstance(rest.factors[-1].arg, Ones):
+        return B.mul(Const(c), B.matmul(*rest.factors[:-1], B.transpose(v)))
     return None
 
 
