@@ -154,9 +154,31 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return status
 
 
+def _hide_leading_minus(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """argparse reads "-y'@log(p)" as an unknown option; matcalc has no one-dash options
+    but -h, so every other argument starting with one dash is an expression (or a value):
+    it is swapped for a placeholder while argparse runs."""
+    out, hidden = [], {}
+    for a in argv:
+        if a.startswith("-") and not a.startswith("--") and a != "-h" and len(a) > 1:
+            key = f"\x00{len(hidden)}"
+            hidden[key] = a
+            a = key
+        out.append(a)
+    return out, hidden
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    argv, hidden = _hide_leading_minus(sys.argv[1:] if argv is None else list(argv))
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error("unrecognized arguments: " + " ".join(hidden.get(x, x) for x in extra))
+    for k, v in vars(args).items():
+        if isinstance(v, str) and v in hidden:
+            setattr(args, k, hidden[v])
+        elif isinstance(v, list):
+            setattr(args, k, [hidden.get(x, x) if isinstance(x, str) else x for x in v])
     if args.command is None:
         parser.print_help()
         return 2

@@ -671,3 +671,16 @@ def test_entrywise_norms_are_accepted(expr: str, syntax: str, wrt: str, text: st
         from matcalc.printing import to_ascii
 
         assert to_ascii(matcalc.check(d.ascii(), syntax="matlab").expr, "matlab") == d.ascii()
+
+
+def test_cli_reads_an_expression_that_starts_with_a_minus(capsys) -> None:
+    """argparse took "-y'@log(p)" for an unknown option and said the expression was missing."""
+    from matcalc.cli import main
+
+    assert main(["diff", "-y'@log_softmax(W@x)", "--wrt", "W"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "(sum(y) softmax(Wx) − y)xᵀ"
+    assert main(["diff", "--wrt", "x", "-x"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "−I"
+    with pytest.raises(SystemExit):
+        main(["diff", "x", "-y", "--wrt", "x"])
+    assert "unrecognized arguments: -y" in capsys.readouterr().err
