@@ -214,11 +214,12 @@ class Checker:
         self.name_uses: dict[str, int] = {}
         #: when true, x^T (with T used nowhere else) is read as a transpose
         self.caret_t_is_transpose = False
-        #: ids of the syntax nodes whose value NumPy holds as a 1-D array: a reduction
-        #: along an axis (sum(X, axis=0)) and elementwise arithmetic on such results.
-        #: They are columns here, but NumPy broadcasts a 1-D array against a matrix as a
-        #: row, and puts it on the left of @ as a row (see flat_operands).
-        self.flat: set[int] = set()
+        #: the syntax nodes whose value NumPy holds as a 1-D array, by id: a reduction along
+        #: an axis (sum(X, axis=0)) and elementwise arithmetic on such results.  They are
+        #: columns here, but NumPy broadcasts a 1-D array against a matrix as a row, and
+        #: puts it on the left of @ as a row (see flat_operands).  The nodes are kept as
+        #: values so that their ids stay theirs (a rewritten call's syntax is temporary).
+        self.flat: dict[int, S.Expr] = {}
 
     def scan(self, tree: S.Expr) -> None:
         """Hints from the whole expression before checking it.
@@ -409,7 +410,7 @@ class Checker:
     def _Neg(self, e: S.Neg) -> Node:
         out = B.neg(self.node(e.operand))
         if id(e.operand) in self.flat:
-            self.flat.add(id(e))
+            self._mark(e)
         return out
 
     def _Transpose(self, e: S.Transpose) -> Node:
@@ -422,10 +423,13 @@ class Checker:
 
     # ------------------------------------------------------------ NumPy's 1-D arrays
 
+    def _mark(self, e: S.Expr) -> None:
+        self.flat[id(e)] = e
+
     def mark_flat(self, e: S.Expr, result: Node) -> Node:
         """Record that ``e`` (a reduction along an axis, in the numpy dialect) is 1-D."""
         if self.syntax == "numpy" and not self.shape(result).is_scalar:
-            self.flat.add(id(e))
+            self._mark(e)
         return result
 
     def flat_operands(self, nodes: list[Node], asts: Sequence[S.Expr], at: S.Expr) -> list[Node]:
@@ -458,7 +462,7 @@ class Checker:
                         )
             return [B.transpose(n) if f and not s.is_scalar else n for n, f, s in zip(nodes, flags, shapes)]
         if all(f or s.is_scalar for f, s in zip(flags, shapes)):
-            self.flat.add(id(at))
+            self._mark(at)
         return nodes
 
     def _Call(self, e: S.Call) -> Node:
@@ -587,7 +591,7 @@ class Checker:
         if flat_a and not so.is_scalar:
             out = B.transpose(out)  # vᵀW is NumPy's 1-D v @ W
         if flat_a != flat_b and not so.is_scalar:
-            self.flat.add(id(at))
+            self._mark(at)
         return out
 
     def broadcast_args(
