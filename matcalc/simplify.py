@@ -43,6 +43,7 @@ from .nodes import (
     MatMul,
     Mul,
     Node,
+    Norm,
     Ones,
     Pow,
     Softmax,
@@ -1107,6 +1108,26 @@ def abs_even_power(n: Pow) -> Node | None:
 
 
 _FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+@rule(Apply)
+def sqrt_of_square_sum(n: Apply) -> Node | None:
+    """√(xᵀx) → ‖x‖;  √sum(X²) → ‖X‖;  √tr(XᵀX) → ‖X‖ (Euclidean / Frobenius)"""
+    if n.fn is not SQRT:
+        return None
+    a = n.args[0]
+    if isinstance(a, MatMul) and len(a.factors) == 2 and isinstance(a.factors[0], Transpose):
+        u, v = a.factors[0].arg, a.factors[1]
+        if u is v and u.shape.cols.is_one:
+            return Norm(u, 2)
+    if isinstance(a, (Sum, Trace)) and (not isinstance(a, Sum) or a.axis is None):
+        x = a.arg
+        if isinstance(a, Sum) and isinstance(x, Pow) and isinstance(x.exponent, Const) and x.exponent.value == 2:
+            return Norm(x.base, 2)
+        if isinstance(a, Trace) and isinstance(x, MatMul) and len(x.factors) == 2 and isinstance(x.factors[0], Transpose):
+            if x.factors[0].arg is x.factors[1]:
+                return Norm(x.factors[1], 2)
+    return None
 
 
 @rule(Compare)

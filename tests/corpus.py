@@ -509,6 +509,9 @@ PROBLEMS: list[Problem] = [
         "ug_orthogonality_lagrangian", BV, "tr(W'@S@W) - tr(L@(W'@W - eye(k)))", "W", "(S + S.T)@W - W@(L + L.T)",
         shapes={"W": "n x k", "S": "n x n", "L": "k x k"},
     ),
+    # a square root of a sum of squares is a norm
+    P("nm_sqrt_sum_squares", CB, "sqrt(sum(x^2))", "x", "x/norm(x)"),
+    P("nm_sqrt_trace_gram", CB, "sqrt(tr(X.T@X))", "X", "X/norm(X)"),
     # activations written with other functions, and log1p / expm1
     P("act_silu", GB, "sum(silu(x))", "x", "sigmoid(x)*(1 + x*(1 - sigmoid(x)))"),
     P("act_leaky_relu_layer", GB, "sum(leaky_relu(W@x))", "W", "((W@x > 0) + 0.01*(W@x < 0))@x.T"),
