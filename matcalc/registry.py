@@ -456,10 +456,12 @@ def _structural(name: str, signature: str, doc: str, aliases: tuple[str, ...] = 
     return deco
 
 
-def _keepdims(ck: Checker, call: S.Call, ast: S.Expr | None) -> bool:
+def _keepdims(ck: Checker, ast: S.Expr | None) -> bool:
     """numpy's keepdims=True / False (1 / 0); matlab always keeps the orientation."""
+    if ck.syntax == "matlab":
+        return True
     if ast is None:
-        return ck.syntax == "matlab"
+        return False
     from .syntax import Name, Number
 
     if isinstance(ast, Name) and ast.id in ("True", "False"):
@@ -487,7 +489,7 @@ def _build_sum(ck: Checker, call: S.Call) -> Node:
         if keepdims is not None:
             raise ck.arg_error("keepdims needs an axis here (the sum of all entries is a scalar)", keepdims)
         return Sum(node)
-    keep = _keepdims(ck, call, keepdims)
+    keep = _keepdims(ck, keepdims)
     return _reduced(ck, call, _sum_axis(node, ck.axis(axis, call), keep), keep)
 
 
@@ -524,7 +526,7 @@ def _build_mean(ck: Checker, call: S.Call) -> Node:
         count = s.size
     else:
         a = ck.axis(axis, call)
-        keep = _keepdims(ck, call, keepdims)
+        keep = _keepdims(ck, keepdims)
         total = _sum_axis(node, a, keep)
         count = s.rows if a == 0 else s.cols
     out = total if count.is_one else B.mul(total, B.reciprocal(DimValue(count)))
@@ -704,7 +706,7 @@ def _build_logsumexp(ck: Checker, call: S.Call) -> Node:
             raise ck.arg_error("keepdims needs an axis here", keepdims)
         return LogSumExp(x)
     a = ck.axis(axis, call)
-    keep = _keepdims(ck, call, keepdims)
+    keep = _keepdims(ck, keepdims)
     if a == 1:
         # along each row: a column (a row of one entry is its own log Σ exp)
         out = LogSumExp(x) if not s.cols.is_one else x
