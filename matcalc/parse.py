@@ -40,6 +40,8 @@ _TOKEN_WORDS = {
     "DOT_T": "'.T'",
     "NUMBER": "a number",
     "NAME": "a name",
+    "NORM_BAR": "'‖'",
+    "SUPERSCRIPT": "a superscript power (²)",
     "MODULE_NAME": "a name",  # np.exp: a function's name, for the reader
     "STRING": "a quoted option",
     "LPAR": "'('",
@@ -122,6 +124,17 @@ class _Builder:
             return operand
         return S.Neg(operand, tok.pos)
 
+    def superscript(self, args):
+        """x² is x^2 in the dialect (elementwise in numpy, a matrix power in matlab)."""
+        operand, tok = args
+        digits = tok.text.translate(_SUPERSCRIPT_DIGITS)
+        return S.BinOp(self.powops["^"], operand, S.Number(digits, tok.pos), tok.pos)
+
+    def norm_bars(self, args):
+        """‖x‖ is norm(x)."""
+        bar, inner, _ = args
+        return S.Call("norm", (inner,), (), bar.pos)
+
     def transpose(self, args):
         operand, tok = args
         return S.Transpose(operand, tok.pos)
@@ -129,6 +142,9 @@ class _Builder:
     def compare(self, args):
         left, tok, right = args
         return S.Compare(tok.text, left, right, tok.pos)
+
+
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 
 
 def _pos(e: S.Expr) -> int:
@@ -170,8 +186,11 @@ def _parser(dialect: str):
 
 def _describe(expected) -> str:
     # a quoted option is possible wherever an operand is, and a method call (.sum())
-    # wherever an operator is: both worth mentioning nowhere
-    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t not in ("STRING", "METHOD")})
+    # wherever an operator is: neither is worth mentioning
+    hidden = {"STRING", "METHOD"}
+    if "LPAR" in expected:
+        hidden.add("NORM_BAR")  # ‖ can open an operand too, but '(' says it: name ‖ only to close one
+    words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t not in hidden})
     if not words:
         return "something else"
     if len(words) == 1:

@@ -566,6 +566,7 @@ FUNCTION_NAMES = sorted(FUNCTIONS)
 ODD = ["", " ", "\t", "\n", "\x00", "€", "σ", "ᵀ", "#", "$", "[", "]", ";", ":", "!", "'", '"', "\\", "..", "..."]
 #: code pasted from NumPy / PyTorch: module-qualified names and method calls
 PASTED = ["np.exp(", "np.linalg.norm(", "torch.sigmoid(", "scipy.linalg.expm(", "np.", ".sum(", ".dot(", ".mean()", ".trace()", ".T.dot("]
+PASTED += ["‖", "²", "³", "⁻¹", "x²"]  # as matcalc prints
 TOKENS = NAMES + ODD_NAMES + NUMBERS + OPERATORS + PUNCT + [f + "(" for f in FUNCTION_NAMES] + ODD + PASTED
 LANGUAGE_CHARS = string.ascii_letters[:30] + "ATWXS" + string.digits + "+-*/@^'.()<>=, \t_eE"
 

@@ -84,6 +84,9 @@ def test_numpy_prints_a_matrix_power_as_a_call() -> None:
         ("X.sum(axis=0)", "sum(X, axis=0)"),
         ("X.T.dot(X).trace()", "trace(dot(X.T, X))"),
         ("x.dot(y) + W.mean(1)", "dot(x, y) + mean(W, 1)"),
+        # as matcalc prints: norm bars and superscript powers (x² is not a name)
+        ("0.5*‖y - W2@relu(W1@x)‖²", "0.5*norm(y - W2@relu(W1@x))^2"),
+        ("sum(x²) + ‖X‖³", "sum(x^2) + norm(X)^3"),
     ],
 )
 def test_code_pasted_from_numpy_reads_as_the_plain_call(pasted: str, plain: str) -> None:
@@ -97,3 +100,8 @@ def test_torch_keywords_dim_and_keepdim_are_axis_and_keepdims() -> None:
     a = matcalc.diff("X.sum(dim=1, keepdim=True).sum()", "X")
     b = matcalc.diff("sum(sum(X, axis=1, keepdims=True))", "X")
     assert a.text == b.text == "𝟙𝟙ᵀ"
+
+
+def test_a_superscript_is_the_dialects_power() -> None:
+    assert parse("X²", "matlab") == parse("X^2", "matlab")  # a matrix power there
+    assert parse("X²") == parse("X**2")  # elementwise in numpy
