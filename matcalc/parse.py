@@ -42,6 +42,7 @@ _TOKEN_WORDS = {
     "NAME": "a name",
     "NORM_BAR": "'‖'",
     "SUPERSCRIPT": "a superscript power (²)",
+    "INVERSE_MARK": "'⁻¹'",
     "MODULE_NAME": "a name",  # np.exp: a function's name, for the reader
     "STRING": "a quoted option",
     "LPAR": "'('",
@@ -129,6 +130,12 @@ class _Builder:
         operand, tok = args
         digits = tok.text.translate(_SUPERSCRIPT_DIGITS)
         return S.BinOp(self.powops["^"], operand, S.Number(digits, tok.pos), tok.pos)
+
+    def inverse(self, args):
+        """X⁻¹ is inv(X) and X⁻ᵀ is inv(X)ᵀ, in both dialects (as matcalc prints them)."""
+        operand, tok = args
+        inv = S.Call("inv", (operand,), (), tok.pos)
+        return inv if tok.text == "⁻¹" else S.Transpose(inv, tok.pos)
 
     def norm_bars(self, args):
         """‖x‖ is norm(x)."""

@@ -87,6 +87,7 @@ def test_numpy_prints_a_matrix_power_as_a_call() -> None:
         # as matcalc prints: norm bars and superscript powers (x² is not a name)
         ("0.5*‖y - W2@relu(W1@x)‖²", "0.5*norm(y - W2@relu(W1@x))^2"),
         ("sum(x²) + ‖X‖³", "sum(x^2) + norm(X)^3"),
+        ("tr(X⁻¹@A) + a'@X⁻ᵀ@b", "tr(inv(X)@A) + a'@inv(X)'@b"),
     ],
 )
 def test_code_pasted_from_numpy_reads_as_the_plain_call(pasted: str, plain: str) -> None:
