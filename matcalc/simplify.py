@@ -1068,7 +1068,8 @@ def _then_diag(t: Node, v: Node) -> Node | None:
     c, rest = split_coef(t)
     if isinstance(rest, Identity):
         return B.mul(Const(c), Diag(v))
-    if isinstance(rest, MatMul) and isinstance(rest.factors[-1], Transpose) and isinstance(rest.factors[-1].arg, Ones):
+    last = rest.factors[-1] if isinstance(rest, MatMul) else None
+    if isinstance(last, Ones) and last.shape.rows.is_one:  # 𝟙ᵀ is a row of ones
         return B.mul(Const(c), B.matmul(*rest.factors[:-1], B.transpose(v)))
     return None
 

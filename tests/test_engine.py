@@ -262,3 +262,27 @@ def test_every_simplification_rule_is_exercised():
         for case in cases:
             fired |= _fired(*case)[0]
     assert rules <= fired, sorted(rules - fired)
+
+
+def test_diag_through_ones_both_sides() -> None:
+    """(I − w𝟙ᵀ)diag(v) → diag(v) − w vᵀ for a column 𝟙 (a row of ones on the left of
+    diag); with a p×q matrix of ones, X𝟙ᵀdiag(v) is X𝟙_q vᵀ, and the value must stay."""
+    import numpy as np
+
+    from matcalc import build as B
+    from matcalc import nodes as N
+    from matcalc.dims import Dim, Shape
+    from matcalc.evaluate import evaluate
+    from matcalc.simplify import simplify
+
+    p, q = Dim.of("p"), Dim.of("q")
+    X, v, w = N.Var("X", Shape(p, q)), N.Var("v", Shape(p, Dim.of(1))), N.Var("w", Shape(p, Dim.of(1)))
+    rng = np.random.default_rng(0)
+    values = {"X": rng.normal(size=(3, 2)), "v": rng.normal(size=3), "w": rng.normal(size=3)}
+    variables = {"X": X, "v": v, "w": w}
+    for term in (B.matmul(X, B.transpose(N.Ones(Shape(p, q)))), B.matmul(w, B.transpose(N.Ones(Shape(p, Dim.of(1)))))):
+        n = B.matmul(B.add(N.Identity(p), B.neg(term)), N.Diag(v))
+        np.testing.assert_allclose(evaluate(simplify(n), variables, values), evaluate(n, variables, values), rtol=1e-12)
+    # the mirror image, with a column 𝟙: (I − w𝟙ᵀ)diag(v) → diag(v) − w vᵀ
+    mirror = B.matmul(B.add(N.Identity(p), B.neg(B.matmul(w, B.transpose(N.Ones(Shape(p, Dim.of(1))))))), N.Diag(v))
+    assert simplify(mirror) == B.add(N.Diag(v), B.neg(B.matmul(w, B.transpose(v))))
