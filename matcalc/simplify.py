@@ -761,6 +761,28 @@ def kron_rules(n: Kron) -> Node | None:
     return None
 
 
+@rule(MatMul)
+def vec_trick(n: MatMul) -> Node | None:
+    """(A ⊗ B) vec(C) → vec(B C Aᵀ);  vec(C)ᵀ (A ⊗ B) → vec(Bᵀ C A)ᵀ  (kept when smaller)"""
+    fs = n.factors
+    for i in range(len(fs) - 1):
+        a, b = fs[i], fs[i + 1]
+        if isinstance(a, Kron) and isinstance(b, Vec):
+            k, c = a, b.arg
+            new = Vec(B.matmul(k.right, c, B.transpose(k.left)))
+        elif isinstance(a, Transpose) and isinstance(a.arg, Vec) and isinstance(b, Kron):
+            k, c = b, a.arg.arg
+            new = B.transpose(Vec(B.matmul(B.transpose(k.right), c, k.left)))
+        else:
+            continue
+        if (k.right.shape.cols, k.left.shape.cols) != (c.shape.rows, c.shape.cols) and isinstance(a, Kron):
+            continue  # vec(C) must be the vec of a matrix that fits B · Aᵀ
+        if isinstance(b, Kron) and (k.right.shape.rows, k.left.shape.rows) != (c.shape.rows, c.shape.cols):
+            continue
+        return _try(n, lambda new=new, i=i: B.matmul(*fs[:i], new, *fs[i + 2 :]))
+    return None
+
+
 @rule(Vec)
 def vec_rules(n: Vec) -> Node | None:
     """vec(c A) → c vec(A)  (sums go the other way: vec(A) + vec(B) → vec(A + B))"""

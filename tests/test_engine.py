@@ -211,6 +211,7 @@ SIMPLIFY_RULE_CASES = {
     "transpose_of_expm": [("tr(expm(X)'@X')", "X", {})],
     "expm_of_transpose": [("tr(expm(X)'@X')", "X", {})],
     "logdet_of_expm": [("a*logdet(expm(X))", "a", {})],
+    "vec_trick": [("det(X)", "X", {"order": 2})],
     "indicator_power": [("sum(relu(x)*relu(x))", "x", {"order": 2}), ("(x>0)*(x>0)*y", "y", {})],
 }
 
