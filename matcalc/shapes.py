@@ -577,9 +577,18 @@ class Checker:
         right = b.factors if isinstance(b, MatMul) and len(b.factors) <= B.FLATTEN_MAX else (b,)
         return MatMul((*left, *right))
 
-    def _flat_hint(self, asts: Sequence[S.Expr]) -> str:
+    def _broadcast_hint(self, asts: Sequence[S.Expr], nodes: Sequence[Node]) -> str:
+        """Why two operands do not broadcast, when the reason is the orientation of a vector."""
         if any(id(a) in self.flat for a in asts):
-            return " (NumPy lines a 1-D result up with a matrix's rows: keepdims=True keeps it a column)"
+            return " (a 1-D result lines up with a matrix's columns, as in NumPy: keepdims=True keeps it a column)"
+        shapes = [self.shape(n) for n in nodes]
+        for a, s in zip(asts, shapes):
+            if s.cols.is_one and not s.rows.is_one:
+                for t in shapes:
+                    if not t.rows.is_one and not t.cols.is_one and t.cols == s.rows != t.rows:
+                        text = unparse(a, self.syntax)
+                        row = (text if isinstance(a, S.Name) else f"({text})") + ("'" if self.syntax == "matlab" else ".T")
+                        return f" (vectors are columns here; to use {text} along every row, as NumPy does with a 1-D array, write {row})"
         return ""
 
     def _flat_matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr, flat_a: bool, flat_b: bool) -> Node:
@@ -619,7 +628,7 @@ class Checker:
                         d,
                         at,
                         lambda i=i, j=j: f"cannot {word} {self.describe(asts[j], nodes[j])} and {self.describe(asts[i], nodes[i])}: "
-                        f"shapes do not match or broadcast{self._flat_hint(asts)}",
+                        f"shapes do not match or broadcast{self._broadcast_hint(asts, nodes)}",
                     )
                 if axis == "rows":
                     rows = new

@@ -684,3 +684,13 @@ def test_cli_reads_an_expression_that_starts_with_a_minus(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["diff", "x", "-y", "--wrt", "x"])
     assert "unrecognized arguments: -y" in capsys.readouterr().err
+
+
+def test_a_bias_added_to_every_row_gets_a_hint() -> None:
+    """X@W + b with a declared k-vector b: NumPy adds a 1-D b to every row; here vectors
+    are columns, and the message says how to write the row."""
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.diff("sum(relu(X@W + b))", "W", shapes={"X": "m x d", "W": "d x k", "b": "k"})
+    assert "write b.T" in info.value.render()
+    d = matcalc.diff("sum(relu(X@W + b.T))", "b", shapes={"X": "m x d", "W": "d x k", "b": "k"})
+    assert d.check(exact_timeout=0).passed
