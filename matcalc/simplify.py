@@ -762,25 +762,21 @@ def kron_rules(n: Kron) -> Node | None:
 
 
 @rule(MatMul)
-def vec_trick(n: MatMul) -> Node | None:
+@_pairwise
+def vec_trick(a: Node, b: Node) -> Node | None:
     """(A ⊗ B) vec(C) → vec(B C Aᵀ);  vec(C)ᵀ (A ⊗ B) → vec(Bᵀ C A)ᵀ  (kept when smaller)"""
-    fs = n.factors
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if isinstance(a, Kron) and isinstance(b, Vec):
-            k, c = a, b.arg
-            new = Vec(B.matmul(k.right, c, B.transpose(k.left)))
-        elif isinstance(a, Transpose) and isinstance(a.arg, Vec) and isinstance(b, Kron):
-            k, c = b, a.arg.arg
-            new = B.transpose(Vec(B.matmul(B.transpose(k.right), c, k.left)))
-        else:
-            continue
-        if (k.right.shape.cols, k.left.shape.cols) != (c.shape.rows, c.shape.cols) and isinstance(a, Kron):
-            continue  # vec(C) must be the vec of a matrix that fits B · Aᵀ
-        if isinstance(b, Kron) and (k.right.shape.rows, k.left.shape.rows) != (c.shape.rows, c.shape.cols):
-            continue
-        return _try(n, lambda new=new, i=i: B.matmul(*fs[:i], new, *fs[i + 2 :]))
-    return None
+    if isinstance(a, Kron) and isinstance(b, Vec) and (a.right.shape.cols, a.left.shape.cols) == (b.arg.shape.rows, b.arg.shape.cols):
+        new = Vec(B.matmul(a.right, b.arg, B.transpose(a.left)))
+    elif (
+        isinstance(a, Transpose)
+        and isinstance(a.arg, Vec)
+        and isinstance(b, Kron)
+        and (b.right.shape.rows, b.left.shape.rows) == (a.arg.arg.shape.rows, a.arg.arg.shape.cols)
+    ):
+        new = B.transpose(Vec(B.matmul(B.transpose(b.right), a.arg.arg, b.left)))
+    else:
+        return None
+    return _try(B.matmul(a, b), lambda: new)
 
 
 @rule(Vec)
@@ -1059,40 +1055,37 @@ def outer_quotient(n: Mul) -> Node | None:
 
 
 @rule(MatMul)
-def diag_through_ones(n: MatMul) -> Node | None:
-    """diag(v)(I − 𝟙wᵀ) → diag(v) − v wᵀ  (diag(v)𝟙 = v;  and (I − w𝟙ᵀ)diag(v) → diag(v) − w vᵀ)"""
-    fs = n.factors
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if isinstance(a, Diag) and isinstance(b, Add):
-            terms = [_diag_then(a.arg, t) for t in b.terms]
-        elif isinstance(b, Diag) and isinstance(a, Add):
-            terms = [_then_diag(t, b.arg) for t in a.terms]
-        else:
-            continue
-        if all(t is not None for t in terms):
-            return B.matmul(*fs[:i], B.add(*terms, shape=b.shape if isinstance(a, Diag) else a.shape), *fs[i + 2 :])
+@_pairwise
+def diag_through_ones(a: Node, b: Node) -> Node | None:
+    """diag(v)(I − 𝟙wᵀ) → diag(v) − v wᵀ;  (I − w𝟙ᵀ)diag(v) → diag(v) − w vᵀ  (diag(v)𝟙 = v)"""
+    if isinstance(a, Diag) and isinstance(b, Add):
+        terms = [_diag_then(a, t) for t in b.terms]
+    elif isinstance(b, Diag) and isinstance(a, Add):
+        terms = [_then_diag(t, b) for t in a.terms]
+    else:
+        return None
+    if any(t is None for t in terms):
+        return None
+    return B.add(*terms, shape=a.shape if isinstance(a, Add) else b.shape)
+
+
+def _diag_then(d: Diag, t: Node) -> Node | None:
+    """diag(v) t, when t is c I or c 𝟙 X (so that it is c diag(v) or c v X), else None."""
+    c, rest = split_coef(t)
+    if isinstance(rest, Identity):
+        return B.mul(Const(c), d)
+    if isinstance(rest, MatMul) and _is_ones_col(rest.factors[0]):
+        return B.mul(Const(c), B.matmul(d.arg, *rest.factors[1:]))
     return None
 
 
-def _diag_then(v: Node, t: Node) -> Node | None:
-    """diag(v) t, when t is I or c 𝟙 X (so that it is v or c v X)."""
+def _then_diag(t: Node, d: Diag) -> Node | None:
+    """t diag(v), when t is c I or c X 𝟙ᵀ (so that it is c diag(v) or c X vᵀ), else None."""
     c, rest = split_coef(t)
     if isinstance(rest, Identity):
-        return B.mul(Const(c), Diag(v))
-    if isinstance(rest, MatMul) and isinstance(rest.factors[0], Ones) and rest.factors[0].shape.cols.is_one:
-        return B.mul(Const(c), B.matmul(v, *rest.factors[1:]))
-    return None
-
-
-def _then_diag(t: Node, v: Node) -> Node | None:
-    """t diag(v), when t is I or c X 𝟙ᵀ (so that it is v or c X vᵀ)."""
-    c, rest = split_coef(t)
-    if isinstance(rest, Identity):
-        return B.mul(Const(c), Diag(v))
-    last = rest.factors[-1] if isinstance(rest, MatMul) else None
-    if isinstance(last, Ones) and last.shape.rows.is_one:  # 𝟙ᵀ is a row of ones
-        return B.mul(Const(c), B.matmul(*rest.factors[:-1], B.transpose(v)))
+        return B.mul(Const(c), d)
+    if isinstance(rest, MatMul) and _is_ones_row(rest.factors[-1]):  # 𝟙ᵀ is a row of ones
+        return B.mul(Const(c), B.matmul(*rest.factors[:-1], B.transpose(d.arg)))
     return None
 
 
