@@ -668,6 +668,17 @@ def _build_norm1(ck: Checker, call: S.Call) -> Node:
     return Norm(ck.node(x_ast), 1)
 
 
+def _over(s: Shape, axis: int | None) -> str:
+    """What softmax / logsumexp along ``axis`` run over, for a value of shape ``s``:
+    "single" (every group is one entry), "columns" (each column of a matrix), or
+    "natural" (their own rule: a whole vector, or each row of a matrix)."""
+    if (axis == 0 and s.rows.is_one) or (axis == 1 and s.cols.is_one):
+        return "single"
+    if axis == 0 and not s.cols.is_one:
+        return "columns"
+    return "natural"
+
+
 @_structural(
     "softmax",
     "softmax(z), softmax(Z, axis)",
@@ -679,15 +690,10 @@ def _build_softmax(ck: Checker, call: S.Call) -> Node:
     s = x.shape
     if s.is_scalar:
         return B.ONE
-    if axis is None:
-        return Softmax(x)
-    a = ck.axis(axis, call)
-    # a column is one column (axis 0 is all of it); a row is one row (axis 1)
-    if (s.cols.is_one and a == 1) or (s.rows.is_one and a == 0):
-        return B.ones(s)  # each softmax is over a single entry
-    if a == 1 or s.cols.is_one:
-        return Softmax(x)
-    return B.transpose(Softmax(B.transpose(x)))
+    over = _over(s, None if axis is None else ck.axis(axis, call))
+    if over == "single":
+        return B.ones(s)
+    return B.transpose(Softmax(B.transpose(x))) if over == "columns" else Softmax(x)
 
 
 @_structural(
@@ -707,13 +713,12 @@ def _build_logsumexp(ck: Checker, call: S.Call) -> Node:
         return LogSumExp(x)
     a = ck.axis(axis, call)
     keep = _keepdims(ck, keepdims)
-    if a == 1:
-        # along each row: a column (a row of one entry is its own log Σ exp)
-        out = LogSumExp(x) if not s.cols.is_one else x
-    else:
-        # down each column: a row, or NumPy's 1-D vector (a column here)
-        col = LogSumExp(B.transpose(x)) if not s.rows.is_one else B.transpose(x)
-        out = B.transpose(col) if keep else col
+    over = _over(s, a)
+    # along the rows the result is a column; down the columns a row (or NumPy's 1-D
+    # vector, a column here); over single entries it is the entries themselves
+    out: Node = x if over == "single" else LogSumExp(B.transpose(x) if over == "columns" else x)
+    if a == 0 and not out.shape.is_scalar and out.shape.rows.is_one != keep:
+        out = B.transpose(out)
     return _reduced(ck, call, out, keep)
 
 
@@ -733,40 +738,40 @@ def _rewrite(ck: Checker, call: S.Call, build: Callable[..., S.Expr], n: int, op
     return ck.node(build(*asts))
 
 
-def _syntax(call: S.Call):
-    """Constructors of syntax nodes at the call's position."""
-    from . import syntax as S_
+class _At:
+    """Syntax nodes placed at a call's position (what a rewritten call is made of)."""
 
-    pos = call.pos
+    def __init__(self, call: S.Call):
+        from . import syntax
 
-    def fn(name: str, *args: S.Expr) -> S.Expr:
-        return S_.Call(name, tuple(args), (), pos)
+        self.S, self.pos = syntax, call.pos
 
-    def op(o: str, a: S.Expr, b: S.Expr) -> S.Expr:
-        return S_.BinOp(o, a, b, pos)
+    def fn(self, name: str, *args: S.Expr) -> S.Expr:
+        return self.S.Call(name, tuple(args), (), self.pos)
 
-    def num(text: str) -> S.Expr:
-        return S_.Number(text, pos)
+    def op(self, o: str, a: S.Expr, b: S.Expr) -> S.Expr:
+        return self.S.BinOp(o, a, b, self.pos)
 
-    def neg(a: S.Expr) -> S.Expr:
-        return S_.Neg(a, pos)
+    def num(self, text: str) -> S.Expr:
+        return self.S.Number(text, self.pos)
 
-    def cmp(o: str, a: S.Expr, b: S.Expr) -> S.Expr:
-        return S_.Compare(o, a, b, pos)
+    def neg(self, a: S.Expr) -> S.Expr:
+        return self.S.Neg(a, self.pos)
 
-    return fn, op, num, neg, cmp
+    def cmp(self, o: str, a: S.Expr, b: S.Expr) -> S.Expr:
+        return self.S.Compare(o, a, b, self.pos)
 
 
 @_structural("silu", "silu(x)", "x ⊙ σ(x) (the swish activation)", aliases=("swish",))
 def _build_silu(ck: Checker, call: S.Call) -> Node:
-    fn, op, _, _, _ = _syntax(call)
-    return _rewrite(ck, call, lambda x: op("mul", x, fn("sigmoid", x)), 1)
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("mul", x, at.fn("sigmoid", x)), 1)
 
 
 @_structural("log_sigmoid", "log_sigmoid(x)", "log σ(x) = −softplus(−x)", aliases=("logsigmoid",))
 def _build_log_sigmoid(ck: Checker, call: S.Call) -> Node:
-    fn, _, _, neg, _ = _syntax(call)
-    return _rewrite(ck, call, lambda x: neg(fn("softplus", neg(x))), 1)
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.neg(at.fn("softplus", at.neg(x))), 1)
 
 
 @_structural(
@@ -775,34 +780,36 @@ def _build_log_sigmoid(ck: Checker, call: S.Call) -> Node:
     "relu(x) − a relu(−x): slope a (default 0.01) below 0",
 )
 def _build_leaky_relu(ck: Checker, call: S.Call) -> Node:
-    fn, op, _, neg, _ = _syntax(call)
-    return _rewrite(
-        ck, call, lambda x, a: op("sub", fn("relu", x), op("mul", a, fn("relu", neg(x)))), 1, (("negative_slope", "0.01"),)
-    )
+    at = _At(call)
+
+    def build(x: S.Expr, a: S.Expr) -> S.Expr:
+        return at.op("sub", at.fn("relu", x), at.op("mul", a, at.fn("relu", at.neg(x))))
+
+    return _rewrite(ck, call, build, 1, (("negative_slope", "0.01"),))
 
 
 @_structural("elu", "elu(x, alpha)", "x for x > 0, α(eˣ − 1) below (α = 1 by default)")
 def _build_elu(ck: Checker, call: S.Call) -> Node:
-    fn, op, num, _, cmp = _syntax(call)
+    at = _At(call)
 
     def build(x: S.Expr, a: S.Expr) -> S.Expr:
-        above = op("mul", cmp(">", x, num("0")), x)
-        below = op("mul", op("mul", a, cmp("<=", x, num("0"))), fn("expm1", x))
-        return op("add", above, below)
+        above = at.op("mul", at.cmp(">", x, at.num("0")), x)
+        below = at.op("mul", at.op("mul", a, at.cmp("<=", x, at.num("0"))), at.fn("expm1", x))
+        return at.op("add", above, below)
 
     return _rewrite(ck, call, build, 1, (("alpha", "1"),))
 
 
-@_structural("log2", "log2(x)", "log(x)/log(2)")
-def _build_log2(ck: Checker, call: S.Call) -> Node:
-    fn, op, num, _, _ = _syntax(call)
-    return _rewrite(ck, call, lambda x: op("div", fn("log", x), fn("log", num("2"))), 1)
+def _log_base(base: str):
+    def build(ck: Checker, call: S.Call) -> Node:
+        at = _At(call)
+        return _rewrite(ck, call, lambda x: at.op("div", at.fn("log", x), at.fn("log", at.num(base))), 1)
+
+    return build
 
 
-@_structural("log10", "log10(x)", "log(x)/log(10)")
-def _build_log10(ck: Checker, call: S.Call) -> Node:
-    fn, op, num, _, _ = _syntax(call)
-    return _rewrite(ck, call, lambda x: op("div", fn("log", x), fn("log", num("10"))), 1)
+_structural("log2", "log2(x)", "log(x)/log(2)")(_log_base("2"))
+_structural("log10", "log10(x)", "log(x)/log(10)")(_log_base("10"))
 
 
 @_structural(
@@ -816,13 +823,11 @@ def _build_log_softmax(ck: Checker, call: S.Call) -> Node:
     s = z.shape
     if s.is_scalar:
         return B.ZERO
-    a = None if axis is None else ck.axis(axis, call)
-    if (a == 0 and s.rows.is_one) or (a == 1 and s.cols.is_one):
-        return B.zero(s)  # every softmax is over a single entry
-    if a == 0 and not s.cols.is_one:
-        lse: Node = B.transpose(LogSumExp(B.transpose(z)))  # a row: each column's
-    else:
-        lse = LogSumExp(z)  # of the vector, or of each row
+    over = _over(s, None if axis is None else ck.axis(axis, call))
+    if over == "single":
+        return B.zero(s)
+    # log Σ exp of the vector, of each row (a column) or of each column (a row)
+    lse = B.transpose(LogSumExp(B.transpose(z))) if over == "columns" else LogSumExp(z)
     return B.add(z, B.neg(B.broadcast(lse, s)))
 
 
