@@ -7,7 +7,7 @@ from typing import Any
 
 from . import build as B
 from .engine import Options, Result, derivative
-from .errors import MatcalcError, VariableError
+from .errors import MatcalcError, UnsupportedError, VariableError
 from .nodes import Node, Var, dag_size, map_bottom_up, tree_size
 from .printing import to_ascii, to_text
 from .record import Factory, record
@@ -220,13 +220,39 @@ def diff(
         # one simplification session per derivative: shared memos, and a trial budget
         # that does not depend on which other variables were asked for
         with session():
-            res = derivative(checked.expr, var, opts)
+            try:
+                res = derivative(checked.expr, var, opts)
+            except UnsupportedError as e:
+                raise _placed(e, checked, name) from None
             if facts:
                 res = Result(_apply_assumptions(res.node, facts), res.kind, res.differential, res.natural)
         out[name] = Derivative(checked, var, res, opts, facts)
     if isinstance(wrt, str) and len(names) == 1:
         return out[names[0]]
     return out
+
+
+def _placed(e: UnsupportedError, checked: Checked, wrt: str) -> MatcalcError:
+    """``e`` with the caret under the call of the function it names that depends on ``wrt``
+    (the first one outside a trace, else the first one)."""
+    fn = getattr(e, "function", None)
+    if e.column is not None or fn is None:
+        return e
+    from . import syntax as S
+    from .parse import parse
+    from .registry import FUNCTIONS
+
+    trace = FUNCTIONS["tr"]
+    stack: list[tuple[S.Expr, S.Expr | None]] = [(parse(checked.source, checked.syntax), None)]
+    calls = []  # (inside a trace, position): a call in a trace has a closed form at first order
+    while stack:
+        n, parent = stack.pop()
+        if isinstance(n, S.Call) and FUNCTIONS.get(n.func) is FUNCTIONS[fn] and wrt in S.names(n):
+            calls.append((isinstance(parent, S.Call) and FUNCTIONS.get(parent.func) is trace, n.pos))
+        stack.extend((c, n) for c in S.children(n))
+    if not calls:
+        return e
+    return UnsupportedError(e.message, source=checked.source, column=min(calls)[1])
 
 
 def shape(expr: str, *, shapes: Mapping[str, Any] | None = None, syntax: str = "numpy") -> dict[str, str]:

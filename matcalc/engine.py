@@ -48,10 +48,12 @@ def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
             raise LimitError(f"the derivative is too large: {size:,} terms and factors (limit {MAX_DIFFERENTIAL:,})")
     d = simplify(d) if d is not None else None
     if d is not None and any(isinstance(n, ExpmFrechet) for n in walk(d)):
-        raise UnsupportedError(
+        err = UnsupportedError(
             "the derivative of expm has no closed form here: d e^A = ∫₀¹ e^{sA} dA e^{(1−s)A} ds is "
             "a matrix only inside a trace (tr e^A → (e^A)ᵀ) or when dA commutes with A (e^{tA} by t)"
         )
+        err.function = "expm"  # the caller, which has the syntax, puts the caret under the call
+        raise err
     fs, xs = f.shape, x.shape
     if fs.is_scalar:
         g = gradient(d, x)

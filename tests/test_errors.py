@@ -694,3 +694,11 @@ def test_a_bias_added_to_every_row_gets_a_hint() -> None:
     assert "write b.T" in info.value.render()
     d = matcalc.diff("sum(relu(X@W + b.T))", "b", shapes={"X": "m x d", "W": "d x k", "b": "k"})
     assert d.check(exact_timeout=0).passed
+
+
+def test_expm_without_a_closed_form_points_at_the_call() -> None:
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.diff("tr(expm(X)) + tr(A@expm(X))", "X")
+    lines = info.value.render().splitlines()
+    assert lines[0].startswith("unsupported: the derivative of expm has no closed form here")
+    assert lines[2].index("^") == lines[1].rindex("expm")  # the call outside a trace, not the first one
