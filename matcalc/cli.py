@@ -123,7 +123,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     )
     status = 0
     many = len(results) > 1
-    for name, d in results.items():
+    for d in results.values():
         if args.format in ("numpy", "jax", "torch"):
             print(d.numpy_source(backend=args.format, with_value=args.with_value))
         elif args.format == "latex":

@@ -19,8 +19,6 @@ mpow       matrix power                                —          ``^``
 
 from __future__ import annotations
 
-from typing import Union
-
 from .record import record
 
 
@@ -80,7 +78,7 @@ class Compare:
     pos: int = 0
 
 
-Expr = Union[Number, String, Name, Call, BinOp, Neg, Transpose, Compare]
+Expr = Number | String | Name | Call | BinOp | Neg | Transpose | Compare
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
