@@ -11,7 +11,7 @@ from .errors import MatcalcError, UnsupportedError, VariableError
 from .nodes import Node, Var, dag_size, map_bottom_up, tree_size
 from .printing import to_ascii, to_text
 from .record import Factory, record
-from .shapes import Checked, check
+from .shapes import PI_NAMES, Checked, check
 from .simplify import session
 
 
@@ -214,6 +214,8 @@ def diff(
         var = checked.variables.get(name) or checked.declared.get(name)
         if var is None:
             known = ", ".join(checked.variables) or "none"
+            if name in PI_NAMES:
+                raise VariableError(f"{name!r} is the number π here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable")
             raise VariableError(
                 f"{name!r} does not occur in the expression (its variables: {known}); declare its shape to get a zero derivative"
             )

@@ -40,6 +40,7 @@ from .nodes import (
     Node,
     Norm,
     Ones,
+    Pi,
     Pow,
     Softmax,
     Sum,
@@ -272,4 +273,4 @@ def _unvec(n: Unvec, d: Diffs) -> Node | None:
     return Unvec(d(n.arg), n.target)
 
 
-_CONSTANTS = (Const, DimValue, Zero, Ones, Identity, Commutation, Differential)
+_CONSTANTS = (Const, DimValue, Pi, Zero, Ones, Identity, Commutation, Differential)

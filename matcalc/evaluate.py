@@ -41,6 +41,7 @@ from .nodes import (
     Node,
     Norm,
     Ones,
+    Pi,
     Pow,
     Softmax,
     Sum,
@@ -161,6 +162,8 @@ class Evaluator:
             return self.values[n.name]
         if isinstance(n, Const):
             return np.array([[float(n.value)]])
+        if isinstance(n, Pi):
+            return np.array([[np.pi]])
         if isinstance(n, DimValue):
             try:
                 return np.array([[float(n.dim.evaluate(self.sizes))]])

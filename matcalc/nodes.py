@@ -195,6 +195,14 @@ class DimValue(Node):
 
 
 @node()
+class Pi(Node):
+    """The number π (``pi``, ``np.pi``): a constant, but not a rational one."""
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node()
 class Zero(Node):
     zero_shape: Shape
 
@@ -482,7 +490,7 @@ class Unvec(Node):
 
 # ---------------------------------------------------------------- helpers
 
-LEAVES = (Var, Differential, Const, DimValue, Zero, Ones, Identity, Commutation)
+LEAVES = (Var, Differential, Const, DimValue, Pi, Zero, Ones, Identity, Commutation)
 
 
 def is_const_number(e: Node, value: Fraction | int | None = None) -> bool:

@@ -43,7 +43,8 @@ _TOKEN_WORDS = {
     "NORM_BAR": "'‖'",
     "SUPERSCRIPT": "a superscript power (²)",
     "INVERSE_MARK": "'⁻¹'",
-    "MODULE_NAME": "a name",  # np.exp: a function's name, for the reader
+    "MODULE_NAME": "a name",
+    "MODULE_PI": "a name",  # np.exp: a function's name, for the reader
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -67,6 +68,12 @@ def grammar_text() -> str:
     raise FileNotFoundError("matcalc's grammar file matcalc.lark is missing from the installation")  # pragma: no cover
 
 
+#: activations called as F.name(...) in PyTorch code (import torch.nn.functional as F)
+_TORCH_FUNCTIONAL = frozenset(
+    "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid".split()
+)
+
+
 class _Builder:
     """Parser callbacks: grammar rule (alias) → syntax node.  One instance per dialect."""
 
@@ -86,20 +93,32 @@ class _Builder:
         (tok,) = args
         return S.Name(tok.text, tok.pos)
 
+    def module_pi(self, args):
+        """np.pi, math.pi, torch.pi: the number π (bare ``pi`` is π too, unless declared)."""
+        (tok,) = args
+        return S.Name("π", tok.pos + tok.text.index(".") + 1)
+
     def call(self, args):
         tok, arglist = args
         positional, keywords = _split_arguments(arglist)
         if tok.type == "MODULE_NAME":
             # np.linalg.norm(x) is norm(x): the registry knows NumPy's, SciPy's and PyTorch's names
             module, _, name = tok.text.rpartition(".")
+            if module == "torch" and name in ("var", "std") and not {"ddof", "correction", "unbiased"} & {k for k, _ in keywords}:
+                keywords = (*keywords, ("unbiased", S.Name("True", tok.pos)))  # PyTorch's default, unlike NumPy's
             return S.Call(name, positional, keywords, tok.pos + len(module) + 1)
         return S.Call(tok.text, positional, keywords, tok.pos)
 
     def method(self, args):
-        """X.sum(axis=0) is sum(X, axis=0); x.dot(y) is dot(x, y)."""
+        """X.sum(axis=0) is sum(X, axis=0); x.dot(y) is dot(x, y); F.relu(z) is relu(z)."""
         receiver, tok, arglist = args
         positional, keywords = _split_arguments(arglist)
-        return S.Call(tok.text[1:], (receiver, *positional), keywords, tok.pos + 1)
+        name = tok.text[1:]
+        if isinstance(receiver, S.Name) and receiver.id == "F" and name in _TORCH_FUNCTIONAL:
+            # import torch.nn.functional as F: an activation of F itself would be an
+            # argument error (relu takes one argument), so this reading takes nothing away
+            return S.Call(name, tuple(positional), keywords, tok.pos + 1)
+        return S.Call(name, (receiver, *positional), keywords, tok.pos + 1)
 
     def arguments(self, args):
         return list(args)

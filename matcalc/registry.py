@@ -37,6 +37,7 @@ from .nodes import (
     LogSumExp,
     Node,
     Norm,
+    Pi,
     Softmax,
     Sum,
     Trace,
@@ -142,6 +143,10 @@ def _away_from_zero(lo: float, hi: float):
     return sample
 
 
+#: the default sampling interval of a function defined on all reals
+_REALS = _uniform(-2.0, 2.0)
+
+
 def _unary(
     name: str,
     deriv: Callable[[Node, Node], Node],
@@ -149,7 +154,7 @@ def _unary(
     sympy: Callable[[Any], Any],
     unicode: str | None = None,
     latex: str | None = None,
-    sample=_uniform(-2.0, 2.0),
+    sample=_REALS,
     in_domain=None,
     aliases: tuple[str, ...] = (),
     numpy_helper: str = "",
@@ -347,6 +352,23 @@ EXPM1 = register(
         doc="expm1(x) = eˣ − 1, accurate near 0; expm1′ = exp",
     )
 )
+ERF = register(
+    _unary(
+        "erf",
+        lambda x, out: B.mul(B.TWO, B.power(Pi(), B.const(Fraction(-1, 2))), _ap(EXP, B.neg(B.power(x, B.TWO)))),
+        "erf({0})",
+        lambda x: _sp().erf(x),
+        latex=r"\operatorname{erf}",
+        numpy_helper=(
+            "import math\n"
+            "\n\n"
+            "def erf(z):\n"
+            '    """The error function, entry by entry (NumPy has none; math.erf is the C library\'s)."""\n'
+            "    return np.vectorize(math.erf, otypes=[float])(z)\n"
+        ),
+        doc="erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt; erf′(x) = 2e^(−x²)/√π",
+    )
+)
 SQRT = register(
     _unary(
         "sqrt",
@@ -531,6 +553,62 @@ def _build_mean(ck: Checker, call: S.Call) -> Node:
         count = s.rows if a == 0 else s.cols
     out = total if count.is_one else B.mul(total, B.reciprocal(DimValue(count)))
     return _reduced(ck, call, out, keep)
+
+
+def _deviation_sum(ck: Checker, call: S.Call) -> tuple[Node, bool]:
+    """Σ (x − mean)² / (N − ddof) for var and std, over all entries or along an axis, and
+    whether the result keeps its dimensions (else it is NumPy's 1-D array)."""
+    from .syntax import Call, Name, Number
+
+    if ck.syntax == "matlab":
+        # MATLAB's var(A, w, dim): w = 0 (the default) normalises by N − 1, w = 1 by N
+        x, w, axis = ck.args(call, 1, optional=("w", "dim"))
+        ddof_ast = keepdims = unbiased = None
+        ddof = 1 - (ck.int_arg(w, (0, 1)) if w is not None else 0)
+    else:
+        if len(call.args) > 2:
+            raise ck.arg_error(f"{call.func}() takes the array and an axis by position; pass ddof and keepdims by name", call.args[2])
+        x, axis, ddof_ast, unbiased, keepdims = ck.args(call, 1, optional=("axis", "ddof", "unbiased", "keepdims"))
+        ddof = 0
+    if ddof_ast is not None and unbiased is not None:
+        raise ck.arg_error(f"{call.func}() takes ddof (correction) or unbiased, not both", unbiased)
+    if ddof_ast is not None:
+        ddof = ck.int_arg(ddof_ast, (0, 1))
+    elif unbiased is not None:
+        if not (isinstance(unbiased, Name) and unbiased.id in ("True", "False")):
+            raise ck.arg_error("unbiased is True or False", unbiased)
+        ddof = int(unbiased.id == "True")
+    at = _At(call)
+    kw: tuple = () if axis is None else (("axis", axis),)
+    centre = Call("mean", (x,), (*kw, ("keepdims", Name("True", call.pos))) if kw else (), call.pos)
+    squares = at.op("pow", at.op("sub", x, centre), at.num("2"))
+    keep = axis is None or _keepdims(ck, keepdims)
+    if axis is None and keepdims is not None:
+        raise ck.arg_error("keepdims needs an axis here (the variance of all entries is a scalar)", keepdims)
+    total = ck.node(Call("sum", (squares,), (*kw, ("keepdims", Number("1" if keep else "0", call.pos))) if kw else (), call.pos))
+    shape = ck.node(x).shape
+    count = shape.size if axis is None else shape.rows if ck.axis(axis, call) == 0 else shape.cols
+    n = B.const(count.coef) if count.is_int else DimValue(count)
+    if ddof and count.is_int and count.coef <= ddof:
+        raise ck.arg_error(f"{call.func}() with ddof={ddof} needs more than {ddof} entries", call)
+    return B.mul(total, B.reciprocal(B.add(n, B.const(-ddof)) if ddof else n)), keep
+
+
+@_structural(
+    "var",
+    "var(X), var(X, axis, ddof=0, keepdims)",
+    "Σ(X − mean X)²/(N − ddof), of all entries or along an axis; ddof (PyTorch: correction, unbiased) "
+    "is 0 as in NumPy, and 1 as in PyTorch when called as torch.var; matlab dialect: var(A, w, dim), N − 1 unless w = 1",
+)
+def _build_var(ck: Checker, call: S.Call) -> Node:
+    out, keep = _deviation_sum(ck, call)
+    return _reduced(ck, call, out, keep)
+
+
+@_structural("std", "std(X), std(X, axis, ddof=0, keepdims)", "√var(X): the standard deviation, as var")
+def _build_std(ck: Checker, call: S.Call) -> Node:
+    out, keep = _deviation_sum(ck, call)
+    return _reduced(ck, call, Apply(SQRT, (out,)), keep)
 
 
 @_structural("dot", "dot(a, b)", "inner product aᵀb of two vectors (a matrix product for matrices)")
@@ -810,6 +888,70 @@ def _log_base(base: str):
 
 _structural("log2", "log2(x)", "log(x)/log(2)")(_log_base("2"))
 _structural("log10", "log10(x)", "log(x)/log(10)")(_log_base("10"))
+
+
+@_structural("reciprocal", "reciprocal(x)", "1/x, entry by entry")
+def _build_reciprocal(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("div", at.num("1"), x), 1)
+
+
+@_structural("cbrt", "cbrt(x)", "the real cube root sign(x)|x|^(1/3)")
+def _build_cbrt(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("mul", at.fn("sign", x), at.op("pow", at.fn("abs", x), at.op("div", at.num("1"), at.num("3")))), 1)
+
+
+@_structural("clip", "clip(x, lo, hi)", "min(max(x, lo), hi), entry by entry (NumPy's clip, PyTorch's clamp)", aliases=("clamp",))
+def _build_clip(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x, lo, hi: at.fn("min", at.fn("max", x, lo), hi), 3)
+
+
+_NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+
+
+@_structural("where", "where(a > b, x, y)", "x where the comparison holds, else y: (a > b) ⊙ x + (a ≤ b) ⊙ y")
+def _build_where(ck: Checker, call: S.Call) -> Node:
+    from .syntax import Compare as Cmp
+
+    cond, x, y = ck.args(call, 3)
+    if not isinstance(cond, Cmp):
+        raise ck.unsupported("where() needs a comparison as its condition (where(z > 0, z, 0.1*z))", cond)
+    at = _At(call)
+    other = at.cmp(_NEGATED[cond.op], cond.left, cond.right)
+    return ck.node(at.op("add", at.op("mul", cond, x), at.op("mul", other, y)))
+
+
+@_structural("erfc", "erfc(x)", "1 − erf(x)")
+def _build_erfc(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("sub", at.num("1"), at.fn("erf", x)), 1)
+
+
+@_structural(
+    "gelu",
+    "gelu(x), gelu(x, approximate='tanh')",
+    "x Φ(x) = x(1 + erf(x/√2))/2; approximate='tanh': x(1 + tanh(√(2/π)(x + 0.044715x³)))/2, as in PyTorch",
+)
+def _build_gelu(ck: Checker, call: S.Call) -> Node:
+    from .syntax import Name, String
+
+    x_ast, mode_ast = ck.args(call, 1, optional=("approximate",))
+    mode = "none"
+    if mode_ast is not None:
+        mode = mode_ast.value if isinstance(mode_ast, String) else mode_ast.id if isinstance(mode_ast, Name) else ""
+        if mode not in ("none", "tanh"):
+            raise ck.arg_error("gelu's approximate is 'none' (the exact x Φ(x)) or 'tanh'", mode_ast)
+    at = _At(call)
+    half_x = at.op("div", x_ast, at.num("2"))
+    if mode == "none":
+        inner = at.fn("erf", at.op("div", x_ast, at.fn("sqrt", at.num("2"))))
+    else:
+        cubic = at.op("add", x_ast, at.op("mul", at.num("0.044715"), at.op("pow", x_ast, at.num("3"))))
+        scale = at.fn("sqrt", at.op("div", at.num("2"), at.S.Name("π", call.pos)))
+        inner = at.fn("tanh", at.op("mul", scale, cubic))
+    return ck.node(at.op("mul", half_x, at.op("add", at.num("1"), inner)))
 
 
 @_structural(

@@ -33,6 +33,7 @@ from .nodes import (
     Mul,
     Node,
     Ones,
+    Pi,
     Unvec,
     Var,
     Zero,
@@ -163,6 +164,10 @@ def parse_declaration(text: str) -> tuple[str, Declaration]:
         raise DeclarationError(e.message, source=text, column=col) from None
 
 
+#: names that mean the number π unless declared as variables
+PI_NAMES = frozenset({"pi", "π"})
+
+
 def conventional_kind(name: str) -> str:
     """scalar / vector / matrix by the first letter (Greek names are scalars)."""
     stem = re.match(r"[^\W\d_]*", name.lstrip("_")).group(0)
@@ -195,7 +200,7 @@ class Checked:
     declared: dict[str, Var] = Factory(dict)  # declared but maybe unused
 
 
-_KEYWORD_ALIASES = {"dim": "axis", "keepdim": "keepdims"}
+_KEYWORD_ALIASES = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof"}
 
 
 class Checker:
@@ -405,6 +410,8 @@ class Checker:
         raise self.error(f"'{e.value}' is an option, allowed only where a function takes one (norm(X, 'fro'))", e)
 
     def _Name(self, e: S.Name) -> Node:
+        if e.id in PI_NAMES and e.id not in self.declarations:
+            return Pi()
         return self.variable(e.id)
 
     def _Neg(self, e: S.Neg) -> Node:
@@ -556,7 +563,18 @@ class Checker:
         flat_a, flat_b = id(a_ast) in self.flat, id(b_ast) in self.flat
         if flat_a or flat_b:
             return self._flat_matmul(a, b, at, a_ast, b_ast, flat_a, flat_b)
-        return self._matmul(a, b, at, a_ast, b_ast)
+        try:
+            return self._matmul(a, b, at, a_ast, b_ast)
+        except ShapeError:
+            # NumPy code: a vector on the left of @ is 1-D there, so x @ A @ x is xᵀAx and
+            # w @ x the inner product.  Read so only where a column could not be multiplied
+            if self.syntax != "numpy" or not sa.is_vector or self.shape(b).rows.is_one:
+                raise
+            try:
+                return self._flat_matmul(a, b, at, a_ast, b_ast, True, False)
+            except ShapeError:
+                pass
+            raise
 
     def _matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
         sa, sb = self.shape(a), self.shape(b)

@@ -45,6 +45,7 @@ from .nodes import (
     Node,
     Norm,
     Ones,
+    Pi,
     Pow,
     Softmax,
     Sum,
@@ -57,7 +58,7 @@ from .nodes import (
     tree_size,
     walk,
 )
-from .registry import ABS, COS, COSH, EXP, SIGMOID, SIGN, SIN, SINH, SQRT, TAN, TANH
+from .registry import ABS, COS, COSH, EXP, MAX, MIN, SIGMOID, SIGN, SIN, SINH, SQRT, TAN, TANH
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -901,6 +902,50 @@ def collect_powers(n: Mul) -> Node | None:
     return B.mul(*out) if out else B.ones(n.shape)
 
 
+def _positive_constant(n: Node) -> bool:
+    if isinstance(n, Const):
+        return n.value > 0
+    if isinstance(n, Pi):
+        return True
+    if isinstance(n, Mul):
+        return all(_positive_constant(f) for f in n.factors)
+    if isinstance(n, Pow):
+        return isinstance(n.exponent, Const) and _positive_constant(n.base)
+    return isinstance(n, Apply) and n.fn is SQRT and _positive_constant(n.args[0])
+
+
+def _radical(f: Node) -> tuple[Node, Fraction] | None:
+    """(k, e) for a factor kᵉ, k a positive constant and e not an integer (√2 is (2, 1/2))."""
+    if isinstance(f, Apply) and f.fn is SQRT:
+        base, e = f.args[0], Fraction(1, 2)
+    elif isinstance(f, Pow) and isinstance(f.exponent, Const):
+        base, e = f.base, f.exponent.value
+        if isinstance(base, Apply) and base.fn is SQRT:
+            base, e = base.args[0], e / 2
+    else:
+        return None
+    if e.denominator == 1 or not _positive_constant(base):
+        return None
+    return base, e
+
+
+@rule(Mul)
+def constant_radicals(n: Mul) -> Node | None:
+    """√a √b → √(ab), aᵉ bᵉ → (ab)ᵉ for positive constants a, b:  1/(√π √2) → 1/√(2π)"""
+    groups: dict[Fraction, list[int]] = {}
+    radicals = [_radical(f) for f in n.factors]
+    for i, r in enumerate(radicals):
+        if r is not None:
+            groups.setdefault(r[1], []).append(i)
+    for e, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        base = B.mul(*[radicals[i][0] for i in idx])
+        merged = Apply(SQRT, (base,)) if e == Fraction(1, 2) else B.power(base, Const(e))
+        return B.mul(*[f for i, f in enumerate(n.factors) if i not in idx], merged)
+    return None
+
+
 @rule(Mul)
 def sign_and_value(n: Mul) -> Node | None:
     """sign(a) ⊙ a → |a|;  sign(a) ⊙ |a|ᵏ → aᵏ for odd k (a⁻¹ for a ≠ 0, as A ⊙ A⁻¹ → 𝟙)
@@ -1153,6 +1198,41 @@ def negated_comparison(n: Compare) -> Node | None:
         c, rest = split_coef(n.left)
         if c == -1:
             return Compare(_FLIPPED[n.op], rest, n.right)
+    return None
+
+
+def _constant_value(n: Node) -> Fraction | None:
+    """The number a constant scalar or constant-filled array holds, else None."""
+    if isinstance(n, Broadcast):
+        n = n.arg
+    if isinstance(n, Const):
+        return n.value
+    if isinstance(n, Zero):
+        return Fraction(0)
+    if isinstance(n, Ones):
+        return Fraction(1)
+    if isinstance(n, Mul) and len(n.factors) == 2 and isinstance(n.factors[0], Const) and isinstance(n.factors[1], Ones):
+        return n.factors[0].value
+    return None
+
+
+@rule(Compare)
+def clipped_comparison(n: Compare) -> Node | None:
+    """(max(a, c) < d) → (a < d) and (min(a, c) > d) → (a > d) for constants with c < d
+    (c > d): the derivative of clip(x, lo, hi) = min(max(x, lo), hi) is (x > lo) ⊙ (x < hi)"""
+    left, d = n.left, _constant_value(n.right)
+    if d is None or not isinstance(left, Apply) or left.fn not in (MAX, MIN):
+        return None
+    for k in (0, 1):
+        c = _constant_value(left.args[k])
+        if c is None:
+            continue
+        a = left.args[1 - k]
+        below = n.op in ("<", "<=")
+        if left.fn is MAX and below and (c < d or (c == d and n.op == "<=")):
+            return Compare(n.op, a, n.right) if a.shape == n.shape else None
+        if left.fn is MIN and not below and (c > d or (c == d and n.op == ">=")):
+            return Compare(n.op, a, n.right) if a.shape == n.shape else None
     return None
 
 
@@ -1513,7 +1593,7 @@ def trace_rules(n: Trace) -> Node | None:
 
 @rule(Pow)
 def power_rules(n: Pow) -> Node | None:
-    """(A^p)^q → A^(pq) for integer q;  √A² → A;  (A ⊙ B)^q → A^q ⊙ B^q for integer q"""
+    """(A^p)^q → A^(pq) for integer q;  √A² → A;  sign(A)^q → 𝟙 or sign(A);  (A ⊙ B)^q → A^q ⊙ B^q for integer q"""
     b, e = n.base, n.exponent
     if not isinstance(e, Const):
         return None
@@ -1524,6 +1604,9 @@ def power_rules(n: Pow) -> Node | None:
         return B.power(b.base, Const(b.exponent.value * q))
     if isinstance(b, Apply) and b.fn is SQRT and q.denominator == 1 and q % 2 == 0:
         return B.power(b.args[0], Const(q / 2))
+    if isinstance(b, Apply) and b.fn is SIGN and q.denominator == 1 and q > 0:
+        # sign(a)² → 𝟙 away from a = 0, as A ⊙ A⁻¹ → 𝟙
+        return b if q % 2 else B.ones(n.shape)
     if isinstance(b, Mul) and q.denominator == 1:
         return B.mul(*[B.power(f, e) for f in b.factors])
     return None

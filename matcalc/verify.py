@@ -71,6 +71,7 @@ from .nodes import (
     Node,
     Norm,
     Ones,
+    Pi,
     Pow,
     Softmax,
     Sum,
@@ -487,6 +488,9 @@ class _Pointwise:
         if isinstance(n, DimValue):
             v = sp.Integer(n.dim.evaluate(self.sizes))
             return self.matrix(1, 1, lambda i, j: v)
+        if isinstance(n, Pi):
+            v = _number(sp, sp.pi)
+            return self.matrix(1, 1, lambda i, j: v)
         if isinstance(n, Zero):
             return self.matrix(*self.dims(n.shape), lambda i, j: S.zero)
         if isinstance(n, Ones):
@@ -744,6 +748,8 @@ class _Symbolic:
             return sp.Matrix([[sp.Rational(n.value.numerator, n.value.denominator)]])
         if isinstance(n, DimValue):
             return sp.Matrix([[sp.Integer(n.dim.evaluate(self.sizes))]])
+        if isinstance(n, Pi):
+            return sp.Matrix([[sp.pi]])
         if isinstance(n, Zero):
             return sp.zeros(*self.dims(n.shape))
         if isinstance(n, Ones):
@@ -1393,6 +1399,8 @@ def to_sympy_matrix_expr(node: Node, sizes: Mapping[str, int] | None = None):
             return sp.Rational(n.value.numerator, n.value.denominator)
         if isinstance(n, DimValue):
             return _dim_expr(sp, n.dim, sizes)
+        if isinstance(n, Pi):
+            return sp.pi
         if isinstance(n, Zero):
             return sp.Integer(0) if s.is_scalar else sp.ZeroMatrix(*dims(s))
         if isinstance(n, Ones):

@@ -67,6 +67,8 @@ GP = "Gaussian processes"
 MF = "matrix factorisation"
 HS = "Hessians"
 JA = "Jacobians"
+HG = "Hendrycks & Gimpel (GELU)"
+ST = "statistics and normalisation"
 
 ML = {"syntax": "matlab"}
 SPD = "n x n symmetric"
@@ -547,6 +549,42 @@ PROBLEMS: list[Problem] = [
     P("ex_det_expm", CB, "det(expm(X))", "X", "exp(tr(X))*eye(n)", shapes={"X": "n x n"}),
     P("ex_trace_inv_expm", CB, "tr(inv(X)@expm(X))", "X", "expm(X).T@inv(X).T - inv(X).T@expm(X).T@inv(X).T", shapes={"X": "n x n"}),
     P("ex_trace_expm_second_by_t", CB, "tr(expm(t*A))", "t", "tr(A@A@expm(t*A))", shapes={"t": "scalar", "A": "n x n"}, order=2),
+    # GELU, erf and π: Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π)
+    P("gelu_exact", HG, "sum(gelu(x))", "x", "(1 + erf(x/sqrt(2)))/2 + x*exp(-x**2/2)/sqrt(2*pi)"),
+    P("gelu_layer", HG, "sum(gelu(W@x))", "W", "((1 + erf(W@x/sqrt(2)))/2 + (W@x)*exp(-(W@x)**2/2)/sqrt(2*pi))@x.T"),
+    P("gelu_written_out", HG, "0.5*x'@(1 + erf(x/sqrt(2)))", "x", "(1 + erf(x/sqrt(2)))/2 + x*exp(-x**2/2)/sqrt(2*pi)"),
+    P("gelu_torch_functional", HG, "F.gelu(z).sum()", "z", "(1 + erf(z/sqrt(2)))/2 + z*exp(-z**2/2)/sqrt(2*pi)"),
+    P(
+        "gelu_tanh", HG, "sum(gelu(x, approximate='tanh'))", "x",
+        "(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3)))/2"
+        " + x*(1 - tanh(sqrt(2/pi)*(x + 0.044715*x**3))**2)*sqrt(2/pi)*(1 + 3*0.044715*x**2)/2",
+    ),
+    P("erf_layer", GB, "sum(erf(W@x))", "W", "(2/sqrt(pi))*exp(-(W@x)**2)@x.T"),
+    P("erf_hessian", GB, "sum(erf(x))", "x", "diag(-4*x*exp(-x**2)/sqrt(pi))", order=2),
+    P("pi_constant", GP, "sin(np.pi*t)*x'@x", "t", "pi*cos(pi*t)*(x.T@x)", shapes={"t": "scalar"}),
+    P(
+        "gaussian_density_by_mean", GP, "exp(-0.5*(x - m)'@inv(S)@(x - m))/sqrt((2*pi)^k*det(S))", "m",
+        "exp(-0.5*(x - m).T@inv(S)@(x - m))/sqrt((2*pi)**k*det(S))*(inv(S)@(x - m))",
+        shapes={"S": "n x n symmetric", "k": "scalar"},
+    ),
+    # variance and standard deviation: NumPy's ddof=0 by default, torch.var's 1
+    P("var_vector", ST, "var(x)", "x", "2*(x - mean(x))/n", shapes={"x": "n"}),
+    P("var_sample", ST, "var(x, ddof=1)", "x", "2*(x - mean(x))/(n - 1)", shapes={"x": "n"}),
+    P("var_torch_unbiased", ST, "torch.var(x)", "x", "2*(x - mean(x))/(n - 1)", shapes={"x": "n"}),
+    P("std_vector", ST, "std(x)", "x", "(x - mean(x))/(n*std(x))", shapes={"x": "n"}),
+    P("var_rows", ST, "sum(var(X, axis=1))", "X", "2*(X - mean(X, 1, keepdims=True))/n", shapes={"X": "m x n"}),
+    P("layer_norm", ST, "sum(g*(x - mean(x))/sqrt(var(x) + 1e-5))", "g", "(x - mean(x))/sqrt(var(x) + 1e-5)", shapes={"g": "n"}),
+    # NumPy's 1-D vectors on the left of @: x @ A @ x is the quadratic form, w @ x the inner product
+    P("np_1d_quadratic_form", CB, "x @ A @ x", "x", "(A + A.T)@x"),
+    P("np_1d_inner_bias", PH, "w @ x + b", "w", "x"),
+    P("np_1d_dot_chain", CB, "x.dot(A).dot(x)", "A", "x@x.T"),
+    P("np_1d_ridge", BV, "(X @ w - y) @ (X @ w - y) + lam * w @ w", "w", "2*X.T@(X@w - y) + 2*lam*w"),
+    # more NumPy / PyTorch spellings
+    P("np_clip", GB, "sum(clip(W@x, -1, 1))", "W", "((W@x > -1)*(W@x < 1))@x.T"),
+    P("torch_clamp_below", GB, "sum(torch.clamp(x, 0, 6))", "x", "(x > 0)*(x < 6)"),
+    P("np_where_leaky", GB, "sum(np.where(W@x > 0, W@x, 0.2*(W@x)))", "W", "((W@x > 0) + 0.2*(W@x <= 0))@x.T"),
+    P("np_reciprocal", GB, "sum(np.reciprocal(x))", "x", "-1/x**2"),
+    P("np_cbrt", GB, "sum(np.cbrt(x))", "x", "1/(3*abs(x)**(2/3))"),
 ]
 
 # Why each failing problem fails today, by cause.  The test marks these
@@ -570,7 +608,8 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
     ("x'x", "x", {"syntax": "matlab"}),  # implicit product
     ("2x", "x", {}),
     ("tr(X)", "X", {"shapes": {"X": "m x n"}}),  # trace of a declared non-square matrix
-    ("x@y", "x", {}),  # two columns
+    ("x*y", "x", {"syntax": "matlab"}),  # two columns (in the numpy dialect x@y is NumPy's inner product)
+    ("x@A", "x", {"shapes": {"x": "3", "A": "4 x 4"}}),  # neither a column nor NumPy's 1-D x fits A
     ("det(x)", "x", {}),
     ("foo(x)", "x", {}),
     ("sum(x", "x", {}),

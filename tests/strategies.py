@@ -577,6 +577,7 @@ class Gen:
                 (1, self.p_norm),
                 (0.7, self.p_lse),
                 (1.2 if self.first_order else 0, self.p_tr_expm),
+                (0.6, self.p_var),
             ]
         if (c == () and r != ()) or (self.dialect == "matlab" and r == () and c != ()) or s == SCALAR:
             out += [(1, self.p_sum_axis), (0.4, self.p_mean_axis)]
@@ -639,13 +640,29 @@ class Gen:
 
     def p_rewritten(self, s: Shape, d: int) -> G:
         """The activations matcalc writes with other functions (silu, elu, leaky_relu, …)."""
-        fn = self.pick(["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax"])
+        fn = self.pick(
+            ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt"]
+        )
+        if fn in ("reciprocal", "cbrt"):  # of a positive argument: cbrt′ is infinite at 0
+            a = self.positive(s, d)
+            assert a.lo is not None
+            return G(self.call(fn, a.text), ATOM, s, 1 / a.lo if fn == "reciprocal" else a.bound ** (1 / 3), a.vars)
+        if fn == "clip":
+            a = self.tame(self.expr(s, d), 6.0)
+            lo, hi = self.pick([("-1", "1"), ("0", "2"), ("-0.5", "3")])
+            return G(self.call(fn, a.text, lo, hi), ATOM, s, 3.0, a.vars)
+        if fn == "where":
+            c, a, b = (self.tame(self.expr(s, d), 6.0) for _ in range(3))
+            text = self.call(fn, f"{c.text} {self.pick(['>', '<=', '<', '>='])} 0", a.text, b.text)
+            return G(text, ATOM, s, max(a.bound, b.bound), c.vars | a.vars | b.vars)
         if fn in ("log2", "log10"):
             a = self.positive(s, d)
             assert a.lo is not None
             return G(self.call(fn, a.text), ATOM, s, abs(math.log(a.lo)) + math.log(a.bound) + 1, a.vars)
         a = self.tame(self.expr(s, d), 6.0)
         extra = ""
+        if fn == "gelu" and self.coin(0.4):
+            extra = ", approximate='tanh'"
         if fn == "leaky_relu" and self.coin(0.5):
             extra = self.pick([", 0.2", ", negative_slope=0.1"])
         if fn == "elu" and self.coin(0.5):
@@ -653,7 +670,7 @@ class Gen:
         if fn == "log_softmax" and s != SCALAR and self.coin(0.4):
             extra = self.pick([", axis=0", ", axis=1", ", 1"]) if self.dialect == "numpy" else self.pick([", 1", ", 2"])
         n = size(s[0]) * size(s[1])
-        bound = {"silu": a.bound + 1, "log_sigmoid": a.bound + 1, "leaky_relu": a.bound, "elu": 2 * a.bound + 2}.get(
+        bound = {"silu": a.bound + 1, "log_sigmoid": a.bound + 1, "leaky_relu": a.bound, "elu": 2 * a.bound + 2, "gelu": a.bound + 1, "erfc": 2.0}.get(
             fn, 2 * a.bound + math.log(n) + 1
         )
         return G(self.call(fn, a.text)[:-1] + extra + ")", ATOM, s, bound, a.vars)
@@ -759,6 +776,22 @@ class Gen:
         sh = self.any_shape()
         a = self.expr(sh, d)
         return G(self.call("sum", a.text), ATOM, s, a.bound * size(sh[0]) * size(sh[1]), a.vars)
+
+    def p_var(self, s: Shape, d: int) -> G:
+        """var or std of a vector or matrix; std's argument holds a variable of its own shape,
+        so that its variance is not identically 0 (where √ has no derivative)."""
+        sh = self.any_shape()
+        while sh == SCALAR:
+            sh = self.any_shape()
+        a = self.tame(self.expr(sh, d), 6.0)
+        fn = self.pick(["var", "std"])
+        v = self.variable(sh) if fn == "std" else None
+        if v is None:
+            fn = "var"
+        else:
+            a = self.sum_(v, a, shape=sh)
+        extra = self.pick(["", "", ", ddof=1"]) if self.dialect == "numpy" else ""
+        return G(self.call(fn, a.text)[:-1] + extra + ")", ATOM, s, a.bound**2 * 2 if fn == "var" else a.bound * 2, a.vars)
 
     def p_mean(self, s: Shape, d: int) -> G:
         a = self.expr(self.any_shape(), d)
@@ -937,7 +970,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "sum", "mean", "dot", "outer", "tr", "det", "logdet", "inv", "diag", "norm", "norm1", "softmax",
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
         "matrix_power", "dim", "unvec", "commutation", "expm", "silu", "log_sigmoid", "leaky_relu", "elu",
-        "log2", "log10", "log_softmax",
+        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std",
     }
 )  # fmt: skip
 

@@ -686,7 +686,8 @@ def test_docstring_text_cannot_break_out():
 
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
 def test_generated_modules_only_define_functions_and_call_known_names(backend):
-    """Whatever the input, the module imports its array library, defines functions and nothing else."""
+    """Whatever the input, the module imports its array library (and at most the standard
+    library's math or the backend's submodules), defines functions and nothing else."""
     module = {"numpy": "np", "jax": "jnp", "torch": "torch"}[backend]
     for case in ALL_CASES[::3]:
         d = _diff(*case)
@@ -694,11 +695,14 @@ def test_generated_modules_only_define_functions_and_call_known_names(backend):
         kinds = {type(n).__name__ for n in tree.body}
         assert kinds <= {"Import", "FunctionDef"}, kinds
         defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        imported = {a.asname or a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
+        assert module in imported
+        assert imported <= {module, "math"} | ({"jax"} if backend == "jax" else set()), imported
         for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
             local = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
             local |= {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) for t in ast.walk(n) if isinstance(t, ast.Name)}
             for n in ast.walk(fn):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                    assert n.id in local | defined | {module, "float"} | ({"jax"} if backend == "jax" else set()), (n.id, case)
+                    assert n.id in local | defined | imported | {"float"}, (n.id, case)
                 if isinstance(n, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.Lambda)):
                     raise AssertionError(f"unexpected {type(n).__name__} in {case}")

@@ -22,6 +22,7 @@ Run ``python tests/test_corpus.py`` for a table of every problem's outcome and s
 from __future__ import annotations
 
 import keyword
+import math
 import re
 import sys
 import time
@@ -135,6 +136,10 @@ NUMPY_NAMESPACE: dict[str, Any] = {
     "dot": lambda a, b: float(np.sum(_col(a) * _col(b))),
     "outer": lambda a, b: _col(a) @ _col(b).T,
     "expm": lambda a: _expm(_col(a)),
+    "erf": np.vectorize(math.erf, otypes=[float]),
+    "pi": np.pi,
+    "var": lambda a: float(np.var(_col(a))),
+    "std": lambda a: float(np.std(_col(a))),
 }
 
 

@@ -467,6 +467,7 @@ EXPRESSIONS = [
     "(x > 0) + (x >= y) + (x < 0) + (x <= y)",
     "x.T@y / (a*b)",
     "(A@B)^3 - matrix_power(A, 3)",
+    "sin(pi*t)/sqrt(2*pi) + 0.044715*gelu(x)",
 ]
 
 

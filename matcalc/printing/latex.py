@@ -47,6 +47,7 @@ from ..nodes import (
     Node,
     Norm,
     Ones,
+    Pi,
     Pow,
     Sum,
     Transpose,
@@ -65,6 +66,8 @@ from .text import (
     Printer,
     _is_reciprocal,
     _reciprocal_base,
+    _whole,
+    decimal,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -309,14 +312,19 @@ class LatexPrinter(Printer):
         return Out(r"\mathrm{d}" + self.p(n.var).text, P_ATOM)
 
     def number(self, v: Fraction) -> str:
-        return str(v.numerator) if v.denominator == 1 else _frac(str(v.numerator), str(v.denominator))
+        if v.denominator == 1:
+            return str(v.numerator)
+        return decimal(v) or _frac(str(v.numerator), str(v.denominator))
 
     def _print_Const(self, n: Const) -> Out:
         v = n.value
         text = self.number(abs(v))
         if v < 0:
             return Out(self.neg + text, P_NEG)
-        return Out(text, P_ATOM if v.denominator == 1 else P_POW)
+        return Out(text, P_ATOM if _whole(v) else P_POW)
+
+    def _print_Pi(self, n: Pi) -> Out:
+        return Out(r"\pi", P_ATOM)
 
     def _print_DimValue(self, n: DimValue) -> Out:
         d = n.dim
@@ -350,8 +358,9 @@ class LatexPrinter(Printer):
         num = [f for f in fs if not _is_reciprocal(f)]
         den = [_reciprocal_base(f) for f in fs if _is_reciprocal(f)]
         sign, coef = coef < 0, abs(coef)
-        if not den and coef.denominator == 1:
-            out = Out(self.product_text(num, coef.numerator), P_MUL)
+        whole = _whole(coef)  # an integer, or a long decimal (0.044715) written as one
+        if not den and whole:
+            out = Out(self.product_text(num, coef), P_MUL)
         elif not den:
             # ½‖r‖², the textbook form, rather than ‖r‖²/2
             lead = Out(_frac(str(coef.numerator), str(coef.denominator)), P_POW)
@@ -364,7 +373,8 @@ class LatexPrinter(Printer):
                 num = rest
             else:
                 units = []
-            frac = Out(_frac(self._factors(num, coef.numerator), self._factors(den, coef.denominator)), P_POW)
+            numc, denc = (coef, 1) if whole else (coef.numerator, coef.denominator)
+            frac = Out(_frac(self._factors(num, numc), self._factors(den, denc)), P_POW)
             if units:
                 out = Out(self.juxtapose([frac, *(self.wrap_out(u, P_MUL + 1) for u in units)]), P_MUL)
             else:

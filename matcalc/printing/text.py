@@ -36,6 +36,7 @@ from ..nodes import (
     Node,
     Norm,
     Ones,
+    Pi,
     Pow,
     Softmax,
     Sum,
@@ -65,6 +66,34 @@ _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SIZE_LETTERS = "0123456789aehijklmnoprstuvx"
 _SIZE_SUB = str.maketrans(_SIZE_LETTERS, "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 _NAME = re.compile(r"^([^\W\d_]+?)(\d*)(?:_(\w+))?$")
+
+
+def decimal(v: Fraction) -> str | None:
+    """A long fraction with a denominator of 2s and 5s as the decimal it was typed as:
+    0.044715 rather than 8943/200000 (short ones stay fractions: 1/2, 3/100)."""
+    d = v.denominator
+    if d < 1000:
+        return None
+    twos = fives = 0
+    while d % 2 == 0:
+        d, twos = d // 2, twos + 1
+    while d % 5 == 0:
+        d, fives = d // 5, fives + 1
+    if d != 1:
+        return None
+    places = max(twos, fives)
+    digits = str(abs(v.numerator) * 10**places // v.denominator).rjust(places + 1, "0")
+    text = f"{digits[:-places]}.{digits[-places:]}"
+    return ("-" if v < 0 else "") + text
+
+
+def _whole(v: Fraction) -> bool:
+    """Printed as one number, with no fraction bar."""
+    return v.denominator == 1 or decimal(v) is not None
+
+
+def _is_pi_power(n: Node) -> bool:
+    return isinstance(n, Pi) or (isinstance(n, Pow) and isinstance(n.base, Pi) and isinstance(n.exponent, Const))
 
 
 class Out:
@@ -140,18 +169,21 @@ class Printer:
     def number(self, v: Fraction) -> str:
         if v.denominator == 1:
             return str(v.numerator)
-        return f"{v.numerator}/{v.denominator}"
+        return decimal(v) or f"{v.numerator}/{v.denominator}"
 
     def _print_Const(self, n: Const) -> Out:
         v = n.value
         text = self.number(abs(v))
-        prec = P_ATOM if v.denominator == 1 else P_MUL
+        prec = P_ATOM if _whole(v) else P_MUL
         if v < 0:
             return Out(self.neg + text, P_NEG)
-        return Out(text, prec, v.denominator == 1)
+        return Out(text, prec, _whole(v))
 
     def _print_DimValue(self, n: DimValue) -> Out:
         return Out(str(n.dim).replace("·", ""), P_ATOM, True)
+
+    def _print_Pi(self, n: Pi) -> Out:
+        return Out("π", P_ATOM, True)
 
     def _print_Zero(self, n: Zero) -> Out:
         return Out("0", P_ATOM, True)
@@ -215,15 +247,15 @@ class Printer:
         den = [_reciprocal_base(f) for f in fs if _is_reciprocal(f)]
         sign = coef < 0
         coef = abs(coef)
-        if coef.denominator != 1 and den is not None:
-            # ½ x → x/2 reads better than (1/2) x when there is a denominator
-            pass
-        text = self.product_text(num, coef.numerator if den or coef.denominator != 1 else coef)
-        if den or coef.denominator != 1:
-            dtext = self.product_text(den, coef.denominator)
-            if coef.denominator != 1 and not den and coef.numerator == 1 and num:
+        # ½ x → x/2 reads better than (1/2) x; a long decimal stays one number in front
+        split = not _whole(coef)
+        numc, denc = (coef.numerator, coef.denominator) if split else (coef, 1)
+        text = self.product_text(num, numc)
+        if den or split:
+            dtext = self.product_text(den, denc)
+            if split and not den and coef.numerator == 1 and num:
                 text = self.product_text(num, Fraction(1))
-            text = f"{text}/{self.group(dtext, den, coef.denominator)}"
+            text = f"{text}/{self.group(dtext, den, denc)}"
             out = Out(text, P_MUL)
         else:
             out = Out(text, P_MUL)
@@ -241,7 +273,8 @@ class Printer:
 
     def product_text(self, factors: list[Node], coef) -> str:
         """coef · scalars · (arrays joined by ⊙)."""
-        scalars = [f for f in factors if f.shape.is_scalar]
+        # π is part of the coefficient: 2π cos(πt), not 2 cos(πt) π
+        scalars = sorted((f for f in factors if f.shape.is_scalar), key=lambda f: not _is_pi_power(f))
         # indicators first: (W₁x > 0) ⊙ W₂ᵀδ
         arrays = sorted((f for f in factors if not f.shape.is_scalar), key=lambda f: not isinstance(f, Compare))
         pieces: list[Out] = []
@@ -455,6 +488,9 @@ class AsciiPrinter(Printer):
 
     def _print_DimValue(self, n: DimValue) -> Out:
         return Out(f"dim({self.dim(n.dim)})", P_ATOM)
+
+    def _print_Pi(self, n: Pi) -> Out:
+        return Out("pi", P_ATOM)
 
     def _print_Zero(self, n: Zero) -> Out:
         return Out(f"zeros({self.shape_args(n.shape)})", P_ATOM)
