@@ -57,6 +57,7 @@ from .nodes import (
     Differential,
     DimValue,
     Expm,
+    Extremum,
     Identity,
     Inverse,
     Kron,
@@ -284,6 +285,12 @@ class Backend:
             return f"{self.xp}.sum({a})"
         return f"{self.xp}.sum({a}, axis={axis}, keepdims=True)"
 
+    def extremum(self, op: str, a: str, axis: int | None) -> str:
+        """max / min of all entries, or along ``axis`` keeping it."""
+        if axis is None:
+            return f"{self.xp}.{op}({a})"
+        return f"{self.xp}.{op}({a}, axis={axis}, keepdims=True)"
+
     def shape_args(self, r: str, c: str) -> str:
         return f"({r}, {c})"
 
@@ -396,6 +403,11 @@ class TorchBackend(Backend):
         if axis is None:
             return f"torch.sum({a})"
         return f"torch.sum({a}, dim={axis}, keepdim=True)"
+
+    def extremum(self, op: str, a: str, axis: int | None) -> str:
+        if axis is None:
+            return f"torch.a{op}({a})"
+        return f"torch.a{op}({a}, dim={axis}, keepdim=True)"
 
     def shape_args(self, r: str, c: str) -> str:
         return f"{r}, {c}, dtype=torch.float64"
@@ -933,6 +945,8 @@ class Generator:
             v = self.value(f)
             if isinstance(v, EyeV):
                 continue
+            if isinstance(v, Code):
+                v = self.as_float(v)  # a comparison in a matrix product (Wᵀ(Wx ≤ m)): PyTorch's @ takes no booleans
             items.append((f, v))
         items = _merge_diags(items)
         if not items:
@@ -1089,6 +1103,9 @@ class Generator:
         if n.arg.shape.is_scalar:
             return atom(self.be.abs(a.text))
         return atom(self.be.norm(a.text))
+
+    def _Extremum(self, n: Extremum) -> Val:
+        return atom(self.be.extremum(n.op, self.code(n.arg).text, n.axis))
 
     def _Softmax(self, n: Softmax) -> Val:
         s = n.arg.shape

@@ -30,6 +30,7 @@ from .nodes import (
     DimValue,
     Expm,
     ExpmFrechet,
+    Extremum,
     Identity,
     Inverse,
     Kron,
@@ -237,6 +238,15 @@ def _softmax(n: Softmax, d: Diffs) -> Node | None:
         return B.sub(B.mul(s, dz), B.matmul(s, B.matmul(B.transpose(s), dz)))
     rows = Sum(B.mul(s, dz), 1)
     return B.sub(B.mul(s, dz), B.mul(s, B.broadcast(rows, s.shape)))
+
+
+@rule.register
+def _extremum(n: Extremum, d: Diffs) -> Node | None:
+    """d max(A) = Σ(T ⊙ dA)/Σ T, T = (A ≥ max A): dA at the maximum, shared equally by tied
+    entries as JAX and PyTorch's amax do (row by row for axis 1)"""
+    a = n.arg
+    tops = Compare(">=" if n.op == "max" else "<=", a, B.broadcast(n, a.shape))
+    return B.mul(Sum(B.mul(tops, d(a)), n.axis), B.reciprocal(Sum(tops, n.axis)))
 
 
 @rule.register

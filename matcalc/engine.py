@@ -6,7 +6,7 @@ from . import build as B
 from .differentiate import differential
 from .errors import LimitError, MatcalcError, UnsupportedError
 from .extract import derivative_by_scalar, gradient, vec_jacobian
-from .nodes import ExpmFrechet, Node, Var, dag_edges, walk
+from .nodes import ExpmFrechet, Extremum, Node, Var, dag_edges, walk
 from .record import record
 from .simplify import simplify
 
@@ -68,6 +68,11 @@ def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
 
 
 def derivative(f: Node, x: Var, opts: Options) -> Result:
+    if any(isinstance(n, Extremum) for n in walk(f)):
+        # max(z) is mostly a shift that changes nothing (softmax(z − max z) = softmax z,
+        # logsumexp(z − max z) + max z = logsumexp z): simplified away first, its derivative
+        # (an indicator of the largest entry) does not clutter the result
+        f = simplify(f)
     if opts.order == 2:
         if not f.shape.is_scalar:
             raise UnsupportedError(f"a Hessian needs a scalar function; this one is a {f.shape.kind} ({f.shape})")

@@ -31,6 +31,7 @@ from .nodes import (
     DimValue,
     Expm,
     ExpmFrechet,
+    Extremum,
     Identity,
     Inverse,
     Kron,
@@ -253,6 +254,10 @@ class Evaluator:
             axis = 0 if n.shape.cols.is_one else 1
             e = np.exp(a - a.max(axis=axis, keepdims=True))
             return e / e.sum(axis=axis, keepdims=True)
+        if isinstance(n, Extremum):
+            a = g(n.arg)
+            pick = np.max if n.op == "max" else np.min
+            return np.array([[pick(a)]]) if n.axis is None else pick(a, axis=1, keepdims=True)
         if isinstance(n, LogSumExp):
             a = g(n.arg)
             axis = 0 if n.arg.shape.cols.is_one else 1

@@ -337,6 +337,18 @@ class Sum(Node):
 
 
 @node("arg")
+class Extremum(Node):
+    """max or min (``op``) of all entries (axis None) or of each row (axis 1: r×1)."""
+
+    arg: Node
+    op: str
+    axis: int | None = None
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR if self.axis is None else Shape(self.arg.shape.rows, ONE)
+
+
+@node("arg")
 class Broadcast(Node):
     """Repeat a scalar, a column (r×1) or a row (1×c) to fill ``target``."""
 

@@ -104,6 +104,8 @@ class _Builder:
         if tok.type == "MODULE_NAME":
             # np.linalg.norm(x) is norm(x): the registry knows NumPy's, SciPy's and PyTorch's names
             module, _, name = tok.text.rpartition(".")
+            if module.split(".")[0] in ("np", "numpy", "jnp", "jax") and name in ("max", "min"):
+                name = "a" + name  # np.max(X, 1) reduces along axis 1; np.maximum is the elementwise one
             if module == "torch" and name in ("var", "std") and not {"ddof", "correction", "unbiased"} & {k for k, _ in keywords}:
                 keywords = (*keywords, ("unbiased", S.Name("True", tok.pos)))  # PyTorch's default, unlike NumPy's
             return S.Call(name, positional, keywords, tok.pos + len(module) + 1)
@@ -114,6 +116,8 @@ class _Builder:
         receiver, tok, arglist = args
         positional, keywords = _split_arguments(arglist)
         name = tok.text[1:]
+        if name in ("max", "min"):
+            name = "a" + name  # X.max(1) reduces along axis 1, as NumPy's and PyTorch's methods do
         if isinstance(receiver, S.Name) and receiver.id == "F" and name in _TORCH_FUNCTIONAL:
             # import torch.nn.functional as F: an activation of F itself would be an
             # argument error (relu takes one argument), so this reading takes nothing away

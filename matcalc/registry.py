@@ -31,6 +31,7 @@ from .nodes import (
     DiagPart,
     DimValue,
     Expm,
+    Extremum,
     Inverse,
     Kron,
     LogDet,
@@ -78,6 +79,8 @@ class Elementwise:
     numpy_helper: str = ""  # Python source defining helpers the template uses
     doc: str = ""
     domain_text: str = "all reals"
+    #: the structural function a call with one argument means: max(x) is amax(x)
+    alone: str = ""
 
     def __repr__(self) -> str:
         return f"<function {self.name}>"
@@ -445,6 +448,7 @@ MAX = register(
         sample=_sample_pair,
         arity=2,
         aliases=("maximum",),
+        alone="amax",
         doc=(
             "elementwise max(a, b); ∂/∂a = (a > b) when only a varies (so max(0, z)′ = (z > 0), 0 at the kink), "
             "and (a ≥ b), (a < b) when both vary (the tie goes to a)"
@@ -462,6 +466,7 @@ MIN = register(
         sample=_sample_pair,
         arity=2,
         aliases=("minimum",),
+        alone="amin",
         doc="elementwise min(a, b); subgradients as for max",
     )
 )
@@ -533,6 +538,41 @@ def _sum_axis(node: Node, axis: int, keep: bool) -> Node:
     if s.rows.is_one:
         return Sum(node)
     return Sum(node, 1)
+
+
+def _extremum(op: str):
+    def build(ck: Checker, call: S.Call) -> Node:
+        x, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
+        node = ck.node(x)
+        s = node.shape
+        if axis is None:
+            if keepdims is not None:
+                raise ck.arg_error(f"keepdims needs an axis here (the {op} of all entries is a scalar)", keepdims)
+            return node if s.is_scalar else Extremum(node, op)
+        keep = _keepdims(ck, keepdims)
+        a = ck.axis(axis, call)
+        if (s.cols if a == 1 else s.rows).is_one:  # one entry along the axis
+            out = node
+        elif (s.rows if a == 1 else s.cols).is_one:  # a vector along the axis
+            out = Extremum(node, op)
+        elif a == 1:
+            out = Extremum(node, op, 1)
+        else:  # down the columns: the rows' extremum of Xᵀ, a row
+            out = B.transpose(Extremum(B.transpose(node), op, 1))
+        if a == 0 and not keep and out.shape.rows.is_one:
+            out = B.transpose(out)  # NumPy's 1-D result, kept as a column
+        return _reduced(ck, call, out, keep)
+
+    return build
+
+
+_structural(
+    "amax",
+    "max(X), amax(X), max(X, axis, keepdims)",
+    "largest entry (of each column: axis 0; of each row: axis 1); its derivative is dX at the largest entry, "
+    "shared equally by tied entries as in JAX and PyTorch",
+)(_extremum("max"))
+_structural("amin", "min(X), amin(X), min(X, axis, keepdims)", "smallest entry, as amax")(_extremum("min"))
 
 
 @_structural("mean", "mean(X), mean(X, axis, keepdims)", "mean of the entries (or along an axis)")

@@ -479,6 +479,10 @@ class Checker:
         return self.apply(entry, e)
 
     def apply(self, fn: Elementwise, call: S.Call) -> Node:
+        if fn.alone and len(call.args) == 1:
+            entry = lookup(fn.alone)
+            assert isinstance(entry, Structural)
+            return entry.build(self, call)
         asts = self.args(call, fn.arity)
         nodes = [self.node(a) for a in asts]
         nodes = self.broadcast_args(nodes, asts, call, f"{fn.name}()", keep_scalars=True)

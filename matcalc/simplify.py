@@ -40,6 +40,7 @@ from .nodes import (
     Inverse,
     Kron,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
@@ -1507,10 +1508,57 @@ def expand_sum(n: Add) -> Node | None:
 # ================================================================ reductions
 
 
+def _split_shift(z: Node) -> tuple[Node, list[Node]] | None:
+    """z = z₀ + c𝟙 with c constant along softmax's direction (a scalar for a vector, a
+    column for a row-wise matrix): (z₀, [c, …]), or None."""
+    if not isinstance(z, Add):
+        return None
+    row_wise = not z.shape.is_vector
+
+    def constant_along(f: Node) -> Node | None:
+        if isinstance(f, Ones):
+            return B.ONE
+        if isinstance(f, Broadcast) and (f.arg.shape.is_scalar or (row_wise and f.arg.shape.cols.is_one)):
+            return f.arg
+        return None
+
+    rest, shifts = [], []
+    for t in z.terms:
+        c = constant_along(t)
+        if c is None and isinstance(t, Mul):
+            arrays = [f for f in t.factors if not f.shape.is_scalar]
+            if len(arrays) == 1 and (a := constant_along(arrays[0])) is not None:
+                c = B.mul(*[f for f in t.factors if f.shape.is_scalar], a)
+        if c is None:
+            rest.append(t)
+        else:
+            shifts.append(c)
+    if not shifts or not rest:
+        return None
+    return B.add(*rest), shifts
+
+
+@rule(Softmax)
+def softmax_shift(n: Softmax) -> Node | None:
+    """softmax(z + c𝟙) → softmax(z): the max-shift of a stable softmax changes nothing"""
+    split = _split_shift(n.arg)
+    return Softmax(split[0]) if split else None
+
+
+@rule(LogSumExp)
+def logsumexp_shift(n: LogSumExp) -> Node | None:
+    """logsumexp(z + c𝟙) → logsumexp(z) + c"""
+    split = _split_shift(n.arg)
+    if split is None:
+        return None
+    z, shifts = split
+    return B.add(LogSumExp(z), *shifts, shape=n.shape)
+
+
 @rule(Sum)
 def sum_rules(n: Sum) -> Node | None:
     """sum(c A) → c sum(A);  sum(𝟙) → n;  sum(broadcast(c)) → n c;  sum(Aᵀ) → sum(A);  sum(sum(A, k)) → sum(A);
-    sum(A + B) → sum(A) + sum(B) when smaller"""
+    sum(softmax(z)) → 1;  sum(A + B) → sum(A) + sum(B) when smaller"""
     a = n.arg
     if isinstance(a, Mul):
         sc = [f for f in a.factors if f.shape.is_scalar]
@@ -1536,6 +1584,10 @@ def sum_rules(n: Sum) -> Node | None:
             return B.matmul(B.transpose(a.base), a.base)
     if n.axis is None and isinstance(a, Sum):
         return Sum(a.arg)
+    if isinstance(a, Softmax) and a.shape.is_vector and n.axis is None:
+        return B.ONE  # softmax sums to 1
+    if isinstance(a, Softmax) and not a.shape.is_vector and n.axis == 1:
+        return B.ones(n.shape)  # each row of a row-wise softmax sums to 1
     if n.axis is not None and isinstance(a, Broadcast):
         if a.arg.shape.is_scalar:
             k = a.shape.rows if n.axis == 0 else a.shape.cols

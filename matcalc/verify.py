@@ -61,6 +61,7 @@ from .nodes import (
     DimValue,
     Expm,
     ExpmFrechet,
+    Extremum,
     Identity,
     Inverse,
     Kron,
@@ -471,6 +472,16 @@ class _Pointwise:
         if x == 0 or _magnitude(x) < 1e-12:
             raise _BadPoint(f"{name} is at its kink there")
 
+    def _extreme(self, a: list, cells: list[tuple[int, int]], op: str) -> list:
+        """The series of the largest (smallest) of the entries ``cells`` of ``a``; a tie
+        between entries that move apart is a kink."""
+        series = [self.series_at(a, i, j) for i, j in cells]
+        best = max(series, key=lambda s: s[0]) if op == "max" else min(series, key=lambda s: s[0])
+        for s in series:
+            if s is not best and s != best:
+                self._kink_tie(s[0], best[0])
+        return best
+
     def _kink_tie(self, a: Any, b: Any) -> None:
         if a == b or _magnitude(a - b) < 1e-12:
             raise _BadPoint("a comparison is tied there")
@@ -535,7 +546,8 @@ class _Pointwise:
             same = n.left == n.right  # (a > a) is constant: no jump
 
             def indicator(a: list, b: list) -> list:
-                if not same:
+                # equal series (x ≥ max(x) at the largest entry) are equal nearby: no jump
+                if not same and a != b:
                     self._kink_tie(a[0], b[0])
                 return S.const(sp.Integer(1 if bool(test(a[0], b[0])) else 0))
 
@@ -591,6 +603,12 @@ class _Pointwise:
             if total[0] == 0:
                 raise _BadPoint("the norm is 0 there (a kink)")
             return self.scalar(S.apply("sqrt", sp.sqrt, [total]))
+        if isinstance(n, Extremum):
+            a = g(n.arg)
+            r, c = self.shape_of(a)
+            cells = [[(i, j) for i in range(r) for j in range(c)]] if n.axis is None else [[(i, j) for j in range(c)] for i in range(r)]
+            tops = [self._extreme(a, group, n.op) for group in cells]
+            return self.from_series(len(tops), 1, lambda i, j: tops[i])
         if isinstance(n, (Softmax, LogSumExp)):
             a = g(n.arg)
             r, c = self.shape_of(a)
@@ -809,6 +827,10 @@ class _Symbolic:
             if n.p == 1:
                 return sp.Matrix([[sp.Add(*[sp.Abs(e) for e in a])]])
             return sp.Matrix([[sp.sqrt(sp.Add(*[e**2 for e in a]))]])
+        if isinstance(n, Extremum):
+            # SymPy's Max of the entries, with the indicators of its derivative as Piecewise,
+            # takes minutes to simplify: the pointwise check covers it
+            raise _CannotCheck("the max of entries is checked at points only")
         if isinstance(n, Softmax):
             e = g(n.arg).applyfunc(sp.exp)
             if n.shape.cols.is_one:

@@ -579,6 +579,19 @@ PROBLEMS: list[Problem] = [
     P("np_1d_inner_bias", PH, "w @ x + b", "w", "x"),
     P("np_1d_dot_chain", CB, "x.dot(A).dot(x)", "A", "x@x.T"),
     P("np_1d_ridge", BV, "(X @ w - y) @ (X @ w - y) + lam * w @ w", "w", "2*X.T@(X@w - y) + 2*lam*w"),
+    # max and min of the entries: the derivative is dX at the largest entry (shared by ties);
+    # the max-shift of a stable softmax or logsumexp changes nothing and leaves no trace
+    P("max_vector", GB, "max(x)", "x", "(x >= max(x))/sum(x >= max(x))"),
+    P("min_of_linear", GB, "min(W@x)", "W", "((W@x <= min(W@x))/sum(W@x <= min(W@x)))@x.T"),
+    P("max_norm_infinity", CB, "max(abs(x))", "x", "sign(x)*(abs(x) >= max(abs(x)))/sum(abs(x) >= max(abs(x)))"),
+    P("max_pool_rows", CS, "sum(w*max(X, axis=1))", "X", shapes={"X": "m x n", "w": "m"}),
+    P("stable_softmax_numpy", CS, "np.exp(z - z.max()) / np.exp(z - z.max()).sum()", "z", "diag(softmax(z)) - softmax(z)@softmax(z).T"),
+    P("stable_logsumexp", GB, "max(x) + log(sum(exp(x - max(x))))", "x", "softmax(x)"),
+    P(
+        "stable_softmax_rows_ce", CS, "-sum(Y*log(softmax(X@W - max(X@W, axis=1, keepdims=True), axis=1)))", "W",
+        "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)", shapes={"X": "m x d", "W": "d x k", "Y": "m x k"},
+    ),
+    P("stable_lse_rows", GB, "sum(logsumexp(X - max(X, axis=1, keepdims=True), axis=1) + max(X, axis=1))", "X", "softmax(X)", shapes={"X": "m x n"}),
     # more NumPy / PyTorch spellings
     P("np_clip", GB, "sum(clip(W@x, -1, 1))", "W", "((W@x > -1)*(W@x < 1))@x.T"),
     P("torch_clamp_below", GB, "sum(torch.clamp(x, 0, 6))", "x", "(x > 0)*(x < 6)"),

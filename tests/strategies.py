@@ -578,6 +578,7 @@ class Gen:
                 (0.7, self.p_lse),
                 (1.2 if self.first_order else 0, self.p_tr_expm),
                 (0.6, self.p_var),
+                (0.6, self.p_extremum),
             ]
         if (c == () and r != ()) or (self.dialect == "matlab" and r == () and c != ()) or s == SCALAR:
             out += [(1, self.p_sum_axis), (0.4, self.p_mean_axis)]
@@ -777,6 +778,21 @@ class Gen:
         a = self.expr(sh, d)
         return G(self.call("sum", a.text), ATOM, s, a.bound * size(sh[0]) * size(sh[1]), a.vars)
 
+    def p_extremum(self, s: Shape, d: int) -> G:
+        """max / min of all entries; in the numpy dialect also along an axis (a column kept by
+        keepdims, summed to a scalar), with NumPy's spellings."""
+        op = self.pick(["max", "min"])
+        sh = self.any_shape()
+        a = self.expr(sh, d)
+        if self.dialect == "numpy" and sh[0] and sh[1] and self.coin(0.4):
+            k = self.pick(["0", "1"])
+            # max(X, 1) is the elementwise max with 1: the axis of max is a keyword, of amax also positional
+            inner = self.pick([f"{op}({a.text}, axis={k}, keepdims=True)", f"a{op}({a.text}, {self.pick([k, 'axis=' + k])}, keepdims=True)"])
+            n = size(sh[0]) * size(sh[1])
+            return G(self.call("sum", inner), ATOM, s, a.bound * n, a.vars)
+        name = self.pick([op, "a" + op]) if self.dialect == "numpy" else op
+        return G(f"{name}({a.text})", ATOM, s, a.bound, a.vars)
+
     def p_var(self, s: Shape, d: int) -> G:
         """var or std of a vector or matrix; std's argument holds a variable of its own shape,
         so that its variance is not identically 0 (where √ has no derivative)."""
@@ -970,7 +986,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "sum", "mean", "dot", "outer", "tr", "det", "logdet", "inv", "diag", "norm", "norm1", "softmax",
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
         "matrix_power", "dim", "unvec", "commutation", "expm", "silu", "log_sigmoid", "leaky_relu", "elu",
-        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std",
+        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin",
     }
 )  # fmt: skip
 

@@ -135,6 +135,10 @@ CASES: list[tuple[str, str, dict]] = [
     ("a/b - b/a", "b", {"order": 2}),
     ("x'@ones(n)", "x", {}),
     ("zeros(n)'@x + sum(ones(m, n)@x)", "x", {}),
+    # max / min of entries (all, along rows, down columns), and π
+    ("max(x) - min(W@x)", "x", {}),
+    ("sum(w*max(X, axis=1)) + sum(min(X, axis=0))", "X", {}),
+    ("sin(pi*a)*sum(x)", "a", {}),
 ]
 
 

@@ -137,6 +137,8 @@ NUMPY_NAMESPACE: dict[str, Any] = {
     "outer": lambda a, b: _col(a) @ _col(b).T,
     "expm": lambda a: _expm(_col(a)),
     "erf": np.vectorize(math.erf, otypes=[float]),
+    "max": lambda a, b=None: float(np.max(_col(a))) if b is None else np.maximum(a, b),
+    "min": lambda a, b=None: float(np.min(_col(a))) if b is None else np.minimum(a, b),
     "pi": np.pi,
     "var": lambda a: float(np.var(_col(a))),
     "std": lambda a: float(np.std(_col(a))),

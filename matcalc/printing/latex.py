@@ -39,6 +39,7 @@ from ..nodes import (
     DimValue,
     Expm,
     ExpmFrechet,
+    Extremum,
     Identity,
     Inverse,
     LogDet,
@@ -244,7 +245,7 @@ def _frac(num: str, den: str) -> str:
 
 
 #: structural function names the text printer passes to ``call`` → LaTeX
-_OPERATORS = {"det": r"\det", "log": r"\log", "exp": r"\exp"}
+_OPERATORS = {"det": r"\det", "log": r"\log", "exp": r"\exp", "max": r"\max", "min": r"\min"}
 
 
 class LatexPrinter(Printer):
@@ -457,6 +458,11 @@ class LatexPrinter(Printer):
         if n.axis == 1 or s.rows.is_one:
             return Out(body + r" \mathbf{1}", P_MUL)
         return Out(r"\mathbf{1}^\top " + body + r" \mathbf{1}", P_MUL)
+
+    def _print_Extremum(self, n: Extremum) -> Out:
+        if n.axis is None:
+            return self.call(n.op, n.arg)
+        return Out(rf"\{n.op}_{{\text{{row}}}}" + self.paren(self.p(n.arg).text), P_ATOM)
 
     def _print_Expm(self, n: Expm) -> Out:
         return Out(rf"e^{{{self.p(n.arg).text}}}", P_POST)

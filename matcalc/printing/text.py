@@ -26,6 +26,7 @@ from ..nodes import (
     DimValue,
     Expm,
     ExpmFrechet,
+    Extremum,
     Identity,
     Inverse,
     Kron,
@@ -411,6 +412,11 @@ class Printer:
     def _print_LogSumExp(self, n: LogSumExp) -> Out:
         return self.call("logsumexp", n.arg)
 
+    def _print_Extremum(self, n: Extremum) -> Out:
+        if n.axis is None:
+            return self.call(n.op, n.arg)
+        return Out(f"{n.op}({self.p(n.arg).text}, axis=1)", P_ATOM)
+
     def _print_Vec(self, n: Vec) -> Out:
         return self.call("vec", n.arg)
 
@@ -564,6 +570,11 @@ class AsciiPrinter(Printer):
         # keepdims: NumPy's plain sum(X, axis) is 1-D, which broadcasts as a row
         return Out(f"sum({self.p(n.arg).text}, axis={n.axis}, keepdims=True)", P_ATOM)
 
+    def _print_Extremum(self, n: Extremum) -> Out:
+        if n.axis is None:
+            return self.call(n.op, n.arg)
+        return Out(f"{n.op}({self.p(n.arg).text}, axis=1, keepdims=True)", P_ATOM)
+
     def _print_Broadcast(self, n: Broadcast) -> Out:
         a, t = n.arg, n.target
         if a.shape.is_scalar:
@@ -596,6 +607,13 @@ class MatlabPrinter(AsciiPrinter):
         if n.axis is None:
             return self.call("sum", n.arg)
         return Out(f"sum({self.p(n.arg).text}, {n.axis + 1})", P_ATOM)
+
+    def _print_Extremum(self, n: Extremum) -> Out:
+        if n.axis is None:
+            return self.call(n.op, n.arg)
+        from ..errors import UnsupportedError
+
+        raise UnsupportedError(f"the {n.op} of each row cannot be written in the matlab dialect")
 
     def _print_Broadcast(self, n: Broadcast) -> Out:
         a, t = n.arg, n.target
