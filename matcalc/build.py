@@ -36,6 +36,10 @@ HALF = Const(Fraction(1, 2))
 TWO = Const(Fraction(2))
 
 
+#: the integer constants products use most, held so that finding them costs no Fraction hash
+_SMALL_INTS: dict[int, Const] = {k: Const(Fraction(k)) for k in range(-16, 17)}
+
+
 def const(v: int | Fraction | str) -> Const:
     return Const(Fraction(v))
 
@@ -114,22 +118,39 @@ def mul(*factors: Node) -> Node:
         if not f.shape.is_scalar:
             shape = f.shape
             break
-    coef: int | Fraction = 1  # plain ints until a fraction turns up: Fraction arithmetic is slow
+    # plain ints until a fraction turns up, and a lone constant node reused as it is:
+    # Fraction arithmetic and hashing cost microseconds, and products are built by the thousand
+    coef: int | Fraction = 1
+    lone: Node | None = None  # the one constant ≠ 1 seen so far
+    seen = 0
     kept: list[Node] = []
     for f in flat:
         tf = type(f)
         if tf is Const:
             v = f.value  # type: ignore[attr-defined]
-            if v == 0:
+            num, den = v.numerator, v.denominator
+            if num == 0:
                 return zero(shape)
-            if v != 1:
-                coef = coef * v
+            if den == 1 and num == 1:
+                continue
+            seen += 1
+            lone = f
+            if den == 1:
+                coef = coef * num
+            else:
+                coef = v if seen == 1 else coef * v
         elif tf is Zero:
             return zero(shape)
         else:
             kept.append(f)
     if coef != 1 or not kept:
-        kept.insert(0, Const(Fraction(coef)))
+        if seen == 1:
+            c = lone
+        elif type(coef) is int:
+            c = _SMALL_INTS.get(coef) or Const(Fraction(coef))
+        else:
+            c = Const(coef)
+        kept.insert(0, c)
     if len(kept) == 1:
         return kept[0]
     return Mul(tuple(kept))
