@@ -831,7 +831,7 @@ def diag_rules(n: Diag) -> Node | None:
 @rule(DiagPart)
 def diagpart_rules(n: DiagPart) -> Node | None:
     """The diagonal of a matrix, diag(X):  diag(diag(v)) → v;  diag(Xᵀ) → diag(X);  diag(I) → 𝟙;
-    diag(c X) → c diag(X);  diag(u vᵀ) → u ⊙ v;  diag(P 𝟙𝟙ᵀ) → P𝟙;  diag(𝟙𝟙ᵀ P) → Pᵀ𝟙;
+    diag(c X) → c diag(X);  diag(A u vᵀ B) → (A u) ⊙ (Bᵀ v);  diag(P 𝟙𝟙ᵀ) → P𝟙;  diag(𝟙𝟙ᵀ P) → Pᵀ𝟙;
     diag(diag(v) P) → v ⊙ diag(P);  diag(X + Y) → diag(X) + diag(Y) and
     diag(X ⊙ Y) → diag(X) ⊙ diag(Y) when smaller"""
     a = n.arg
@@ -862,8 +862,14 @@ def diagpart_rules(n: DiagPart) -> Node | None:
     if isinstance(a, MatMul):
         fs = a.factors
         first, last = fs[0], fs[-1]
-        if len(fs) == 2 and first.shape.cols.is_one:  # an outer product u vᵀ
-            return B.mul(first, B.transpose(last))
+        for k in range(len(fs)):
+            f = fs[k]
+            if k and fs[k - 1].shape.cols.is_one:  # an outer product (A b)(cᵀ D): its diagonal is (A b) ⊙ (Dᵀ c)
+                return B.mul(B.matmul(*fs[:k]), B.matmul(*[B.transpose(g) for g in reversed(fs[k:])]))
+            if isinstance(f, Ones) and 0 < k < len(fs) - 1:  # A 𝟙𝟙ᵀ B likewise: (A𝟙) ⊙ (Bᵀ𝟙)
+                left = B.matmul(*fs[:k], B.ones(Shape(f.shape.rows, ONE_DIM)))
+                right = B.matmul(*[B.transpose(g) for g in reversed(fs[k + 1 :])], B.ones(Shape(f.shape.cols, ONE_DIM)))
+                return B.mul(left, right)
         if isinstance(last, Ones):  # (P J)ᵢᵢ = Σₖ Pᵢₖ
             return B.matmul(*fs[:-1], B.ones(Shape(last.shape.rows, ONE_DIM)))
         if isinstance(first, Ones):  # (J P)ᵢᵢ = Σₖ Pₖᵢ
@@ -1059,13 +1065,20 @@ _QUOTIENTS = ((SIN, COS, TAN), (SINH, COSH, TANH))
 
 @rule(Mul)
 def named_quotient(n: Mul) -> Node | None:
-    """sin(a)/cos(a) → tan(a);  sinh(a)/cosh(a) → tanh(a);  exp(x)/sum(exp(x)) → softmax(x)"""
+    """sin(a)/cos(a) → tan(a);  sinh(a)/cosh(a) → tanh(a);  exp(x)/sum(exp(x)) → softmax(x), also
+    at the head of a product (exp(x) yᵀ/sum(exp(x)))"""
     fs = n.factors
     for i, f in enumerate(fs):
         if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -1):
             continue
         d = f.base
         for j, g in enumerate(fs):
+            if j != i and isinstance(g, MatMul) and isinstance(d, Sum) and d.axis is None and g.factors[0] is d.arg:
+                # exp(z) xᵀ/sum(exp(z)) → softmax(z) xᵀ (the gradient of logsumexp(W x) by W)
+                e = g.factors[0]
+                if isinstance(e, Apply) and e.fn is EXP and e.shape.is_vector:
+                    rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+                    return B.mul(*rest, B.matmul(Softmax(e.args[0]), *g.factors[1:]))
             if j == i or not isinstance(g, Apply):
                 continue
             rest = [h for k, h in enumerate(fs) if k not in (i, j)]
@@ -1297,6 +1310,44 @@ def collect_like_terms(n: Add) -> Node | None:
         return None
     out = [B.mul(Const(groups[r]), r) for r in order if groups[r] != 0]
     return B.add(*out, shape=n.shape)
+
+
+def _opposite(a: Node, b: Node) -> bool:
+    """a = −b for two sums, term by term (m − x and x − m)."""
+    return (
+        isinstance(a, Add)
+        and isinstance(b, Add)
+        and len(a.terms) == len(b.terms)
+        and set(a.terms) == {B.neg(t) for t in b.terms}
+    )
+
+
+@rule(Add)
+def opposite_differences(n: Add) -> Node | None:
+    """A(m − x)(xᵀ − mᵀ) + A(x − m)(mᵀ − xᵀ) → 2A(m − x)(xᵀ − mᵀ): products equal up to
+    negated differences (each flip a sign) are like terms"""
+    parsed = []
+    for t in n.terms:
+        c, rest = split_coef(t)
+        parsed.append((c, rest, rest.factors if isinstance(rest, MatMul) and any(isinstance(f, Add) for f in rest.factors) else None))
+    for i, (ci, ri, fi) in enumerate(parsed):
+        if fi is None:
+            continue
+        for j in range(i + 1, len(parsed)):
+            cj, rj, fj = parsed[j]
+            if fj is None or len(fj) != len(fi):
+                continue
+            flips = 0
+            for a, b in zip(fi, fj):
+                if a is not b:
+                    if not _opposite(a, b):
+                        break
+                    flips += 1
+            else:
+                if flips:
+                    merged = B.mul(Const(ci + (cj if flips % 2 == 0 else -cj)), ri)
+                    return B.add(*[t for k, t in enumerate(n.terms) if k not in (i, j)], merged, shape=n.shape)
+    return None
 
 
 @rule(Add)

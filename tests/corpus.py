@@ -578,7 +578,7 @@ PROBLEMS: list[Problem] = [
     P("np_1d_quadratic_form", CB, "x @ A @ x", "x", "(A + A.T)@x"),
     P("np_1d_inner_bias", PH, "w @ x + b", "w", "x"),
     P("np_1d_dot_chain", CB, "x.dot(A).dot(x)", "A", "x@x.T"),
-    P("np_1d_ridge", BV, "(X @ w - y) @ (X @ w - y) + lam * w @ w", "w", "2*X.T@(X@w - y) + 2*lam*w"),
+    P("np_1d_ridge", BV, "(X @ w - y) @ (X @ w - y) + lam * w @ w", "w", "2*X.T@(X@w - y) + 2*lam*w", shapes={"lam": "scalar"}),
     # max and min of the entries: the derivative is dX at the largest entry (shared by ties);
     # the max-shift of a stable softmax or logsumexp changes nothing and leaves no trace
     P("max_vector", GB, "max(x)", "x", "(x >= max(x))/sum(x >= max(x))"),
@@ -592,6 +592,14 @@ PROBLEMS: list[Problem] = [
         "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)", shapes={"X": "m x d", "W": "d x k", "Y": "m x k"},
     ),
     P("stable_lse_rows", GB, "sum(logsumexp(X - max(X, axis=1, keepdims=True), axis=1) + max(X, axis=1))", "X", "softmax(X)", shapes={"X": "m x n"}),
+    # the log-sum-exp of a linear map, a diagonal weighting, the log-cosh loss, a Gaussian's covariance
+    P("lse_linear_by_W", GB, "log(sum(exp(W@x)))", "W", "softmax(W@x)@x.T"),
+    P("diag_weighted_sum", CB, "sum(X@diag(w)@Y)", "w", "(X.T@ones(m))*(Y@ones(n))", shapes={"X": "m x k", "Y": "k x n", "w": "k"}),
+    P("logcosh_regression", GB, "mean(log(cosh(y - X@w)))", "w", "-X.T@tanh(y - X@w)/m", shapes={"X": "m x n"}),
+    P(
+        "gaussian_quadratic_by_cov", CB, "(x - m)'@inv(S)@(x - m)", "S", "-inv(S)@(x - m)@(x - m).T@inv(S)",
+        shapes={"S": "n x n symmetric"},
+    ),
     # more NumPy / PyTorch spellings
     P("np_clip", GB, "sum(clip(W@x, -1, 1))", "W", "((W@x > -1)*(W@x < 1))@x.T"),
     P("torch_clamp_below", GB, "sum(torch.clamp(x, 0, 6))", "x", "(x > 0)*(x < 6)"),
