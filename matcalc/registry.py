@@ -613,7 +613,10 @@ def _deviation_sum(ck: Checker, call: S.Call) -> tuple[Node, bool]:
     if ddof_ast is not None and unbiased is not None:
         raise ck.arg_error(f"{call.func}() takes ddof (correction) or unbiased, not both", unbiased)
     if ddof_ast is not None:
-        ddof = ck.int_arg(ddof_ast, (0, 1))
+        value = Fraction(ddof_ast.text) if isinstance(ddof_ast, Number) else None
+        if value is None or value.denominator != 1 or value > 16:
+            raise ck.arg_error(f"{call.func}()'s ddof is a whole number such as 0 or 1", ddof_ast)
+        ddof = int(value)
     elif unbiased is not None:
         if not (isinstance(unbiased, Name) and unbiased.id in ("True", "False")):
             raise ck.arg_error("unbiased is True or False", unbiased)

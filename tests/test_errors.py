@@ -702,3 +702,25 @@ def test_expm_without_a_closed_form_points_at_the_call() -> None:
     lines = info.value.render().splitlines()
     assert lines[0].startswith("unsupported: the derivative of expm has no closed form here")
     assert lines[2].index("^") == lines[1].rindex("expm")  # the call outside a trace, not the first one
+
+
+NEW_FUNCTION_ERRORS = [
+    # (expression, message start, the caret's column)
+    ("gelu(x, approximate='foo')", "argument error: gelu's approximate is 'none'", 20),
+    ("sum(where(x, 1, 2))", "unsupported: where() needs a comparison", 10),
+    ("var(x, ddof=1, unbiased=True)", "argument error: var() takes ddof (correction) or unbiased", 24),
+    ("var(x, 1, 2)", "argument error: var() takes the array and an axis by position", 10),
+    ("var(x, ddof=0.5)", "argument error: var()'s ddof is a whole number", 12),
+    ("max(x, keepdims=True)", "argument error: keepdims needs an axis here", 16),
+    ("clip(x, 1)", "argument error: clip() takes 3 arguments, got 2", 0),
+]
+
+
+@pytest.mark.parametrize("expr,start,column", NEW_FUNCTION_ERRORS)
+def test_errors_of_rewritten_functions_point_at_the_argument(expr: str, start: str, column: int) -> None:
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.diff(expr, "x")
+    lines = str(info.value).split("\n")
+    assert lines[0].startswith(start), lines[0]
+    assert lines[1] == "  " + expr
+    assert lines[2] == " " * (2 + column) + "^"
