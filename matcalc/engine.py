@@ -6,8 +6,9 @@ from . import build as B
 from .differentiate import differential
 from .errors import LimitError, MatcalcError, UnsupportedError
 from .extract import derivative_by_scalar, gradient, vec_jacobian
-from .nodes import ExpmFrechet, Extremum, Node, Var, dag_edges, walk
+from .nodes import Apply, ExpmFrechet, Extremum, Node, Sum, Var, dag_edges, walk
 from .record import record
+from .registry import EXP
 from .simplify import simplify
 
 LAYOUTS = ("mixed", "numerator", "denominator")
@@ -67,11 +68,16 @@ def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
     return simplify(vec_jacobian(d, x, fs)), kind, d
 
 
+def _written_out(n: Node) -> bool:
+    return isinstance(n, Extremum) or (isinstance(n, Sum) and isinstance(n.arg, Apply) and n.arg.fn is EXP)
+
+
 def derivative(f: Node, x: Var, opts: Options) -> Result:
-    if any(isinstance(n, Extremum) for n in walk(f)):
-        # max(z) is mostly a shift that changes nothing (softmax(z − max z) = softmax z,
-        # logsumexp(z − max z) + max z = logsumexp z): simplified away first, its derivative
-        # (an indicator of the largest entry) does not clutter the result
+    if any(_written_out(n) for n in walk(f)):
+        # a softmax or logsumexp written out (exp(z)/sum(exp(z)), NumPy's
+        # exp(Z)/exp(Z).sum(axis=1, keepdims=True)), or a max shift that changes nothing
+        # (softmax(z − max z) = softmax z): simplified first, so that the derivative is
+        # that of softmax, and the indicator of the largest entry does not clutter it
         f = simplify(f)
     if opts.order == 2:
         if not f.shape.is_scalar:

@@ -118,6 +118,8 @@ class _Builder:
         name = tok.text[1:]
         if name in ("max", "min"):
             name = "a" + name  # X.max(1) reduces along axis 1, as NumPy's and PyTorch's methods do
+        elif name == "t" and not positional and not keywords:
+            name = "transpose"  # PyTorch's x.t()
         if isinstance(receiver, S.Name) and receiver.id == "F" and name in _TORCH_FUNCTIONAL:
             # import torch.nn.functional as F: an activation of F itself would be an
             # argument error (relu takes one argument), so this reading takes nothing away

@@ -1043,6 +1043,52 @@ def _build_zeros(ck: Checker, call: S.Call) -> Node:
     return _filled(ck, call, B.ZERO)
 
 
+def _like(fill: Node):
+    def build(ck: Checker, call: S.Call) -> Node:
+        (x_ast,) = ck.args(call, 1)
+        shape = ck.node(x_ast).shape
+        return B.zero(shape) if B.is_zero(fill) else B.ones(shape)
+
+    return build
+
+
+_structural("ones_like", "ones_like(X)", "ones of X's shape")(_like(B.ONE))
+_structural("zeros_like", "zeros_like(X)", "zeros of X's shape")(_like(B.ZERO))
+
+
+@_structural("solve", "solve(A, b)", "A⁻¹b (NumPy's linalg.solve)")
+def _build_solve(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda a, b: at.op("matmul", at.fn("inv", a), b), 2)
+
+
+@_structural("matmul", "matmul(A, B)", "A @ B (NumPy's and PyTorch's matmul, PyTorch's mm)", aliases=("mm",))
+def _build_matmul(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda a, b: at.op("matmul", a, b), 2)
+
+
+@_structural("vdot", "vdot(A, B)", "Σ Aᵢⱼ Bᵢⱼ, the entries' inner product (NumPy's vdot, real case; equal shapes or two vectors)")
+def _build_vdot(ck: Checker, call: S.Call) -> Node:
+    a_ast, b_ast = ck.args(call, 2)
+    at = _At(call)
+    if ck.node(a_ast).shape.is_matrix or ck.node(b_ast).shape.is_matrix:
+        return ck.node(at.fn("sum", at.op("mul", a_ast, b_ast)))  # the same shape, entry by entry
+    return ck.node(at.fn("sum", at.op("mul", at.fn("vec", a_ast), at.fn("vec", b_ast))))  # a row and a column alike
+
+
+@_structural("inner", "inner(a, b)", "aᵀb for vectors (rows or columns); A Bᵀ for matrices (NumPy's inner)")
+def _build_inner(ck: Checker, call: S.Call) -> Node:
+    a_ast, b_ast = ck.args(call, 2)
+    a, b = ck.node(a_ast), ck.node(b_ast)
+    if a.shape.is_scalar or b.shape.is_scalar:
+        return B.mul(a, b)
+    if not a.shape.is_matrix and not b.shape.is_matrix:  # NumPy's 1-D inner product
+        a, b = (x if x.shape.cols.is_one else B.transpose(x) for x in (a, b))
+        return ck.matmul(B.transpose(a), b, call, a_ast, b_ast)
+    return ck.matmul(a, B.transpose(b), call, a_ast, b_ast)
+
+
 @_structural("vector", "vector(c)", "a vector with every entry c, its length inferred (matrixcalculus.org)")
 def _build_vector(ck: Checker, call: S.Call) -> Node:
     (c_ast,) = ck.args(call, 1)

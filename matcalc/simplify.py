@@ -1069,9 +1069,13 @@ def named_quotient(n: Mul) -> Node | None:
     at the head of a product (exp(x) yᵀ/sum(exp(x)))"""
     fs = n.factors
     for i, f in enumerate(fs):
+        if isinstance(f, Broadcast) and not f.shape.is_vector:
+            f = f.arg  # a column of row totals spread along the rows
         if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -1):
             continue
         d = f.base
+        if isinstance(d, Broadcast) and not n.shape.is_vector:
+            d = d.arg  # 1/(row totals spread along the rows)
         for j, g in enumerate(fs):
             if j != i and isinstance(g, MatMul) and isinstance(d, Sum) and d.axis is None and g.factors[0] is d.arg:
                 # exp(z) xᵀ/sum(exp(z)) → softmax(z) xᵀ (the gradient of logsumexp(W x) by W)
@@ -1082,6 +1086,9 @@ def named_quotient(n: Mul) -> Node | None:
             if j == i or not isinstance(g, Apply):
                 continue
             rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+            # row by row: exp(Z) ⊙ (1/(exp(Z)𝟙))𝟙ᵀ, NumPy's exp(Z)/exp(Z).sum(axis=1, keepdims=True)
+            if g.fn is EXP and isinstance(d, Sum) and d.axis == 1 and d.arg is g and not g.shape.is_vector:
+                return B.mul(*rest, Softmax(g.args[0]))
             for num, den, quotient in _QUOTIENTS:
                 if g.fn is num and isinstance(d, Apply) and d.fn is den and d.args == g.args:
                     return B.mul(*rest, Apply(quotient, g.args))

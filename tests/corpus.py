@@ -600,6 +600,16 @@ PROBLEMS: list[Problem] = [
         "gaussian_quadratic_by_cov", CB, "(x - m)'@inv(S)@(x - m)", "S", "-inv(S)@(x - m)@(x - m).T@inv(S)",
         shapes={"S": "n x n symmetric"},
     ),
+    # softmax written out (as NumPy code does) is differentiated as softmax
+    P("softmax_written_out", CS, "exp(x)/sum(exp(x))", "x", "diag(softmax(x)) - softmax(x)@softmax(x).T"),
+    P(
+        "np_softmax_rows_written_out", CS, "-np.sum(Y * np.log(np.exp(X @ W) / np.exp(X @ W).sum(axis=1, keepdims=True)))", "W",
+        "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)", shapes={"X": "m x d", "W": "d x k", "Y": "m x k"},
+    ),
+    P("np_solve", BV, "x @ np.linalg.solve(A, b)", "b", "inv(A).T@x", shapes={"b": "n"}),
+    P("torch_matmul", GB, "torch.matmul(W, x).sum()", "W", "ones(m)@x.T", shapes={"W": "m x n"}),
+    P("torch_mm_method", GB, "A.mm(B).trace()", "A", "B.T", shapes={"A": "n x k", "B": "k x n"}),
+    P("np_inner", PH, "np.inner(w, x) + b", "w", "x"),
     # more NumPy / PyTorch spellings
     P("np_clip", GB, "sum(clip(W@x, -1, 1))", "W", "((W@x > -1)*(W@x < 1))@x.T"),
     P("torch_clamp_below", GB, "sum(torch.clamp(x, 0, 6))", "x", "(x > 0)*(x < 6)"),

@@ -642,8 +642,12 @@ class Gen:
     def p_rewritten(self, s: Shape, d: int) -> G:
         """The activations matcalc writes with other functions (silu, elu, leaky_relu, …)."""
         fn = self.pick(
-            ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt"]
+            ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt",
+             "ones_like", "zeros_like"]
         )
+        if fn in ("ones_like", "zeros_like"):
+            a = self.expr(s, d)
+            return G(self.call(fn, a.text), ATOM, s, 1.0, a.vars)
         if fn in ("reciprocal", "cbrt"):  # of a positive argument: cbrt′ is infinite at 0
             a = self.positive(s, d)
             assert a.lo is not None
@@ -756,6 +760,8 @@ class Gen:
         inner = not r and not c and k
         if (matrix_or_scalar or inner) and self.coin(0.1):  # dot(A, B) is A @ B; dot(row, column) the inner product
             return G(self.call("dot", a.text, b.text), ATOM, s, bound, a.vars | b.vars)
+        if self.coin(0.05):  # NumPy's matmul, PyTorch's mm
+            return G(self.call("matmul", a.text, b.text), ATOM, s, bound, a.vars | b.vars)
         return G(wrap(a, PRODUCT) + self.matmul_sym() + wrap(b, UNARY), PRODUCT, s, bound, a.vars | b.vars)
 
     def no_fresh(self, s: Shape, d: int) -> G:
@@ -855,7 +861,8 @@ class Gen:
         k = self.dim(simple=self.coin(0.9), allow_one=False)
         a = self.expr(self.pick([(k, ()), ((), k)]), d)
         b = self.expr(self.pick([(k, ()), ((), k)]), d)
-        return G(self.call("dot", a.text, b.text), ATOM, s, a.bound * b.bound * size(k), a.vars | b.vars)
+        name = self.pick(["dot", "dot", "inner", "vdot"])  # NumPy's three inner products of two vectors
+        return G(self.call(name, a.text, b.text), ATOM, s, a.bound * b.bound * size(k), a.vars | b.vars)
 
     def p_tr(self, s: Shape, d: int) -> G:
         k = self.dim(simple=self.coin(0.85))
@@ -916,6 +923,9 @@ class Gen:
 
     def p_inv(self, s: Shape, d: int) -> G:
         w = self.well(s[0], d)
+        if self.coin(0.25):  # solve(W, E) = W⁻¹E
+            e = self.expr(s, d)
+            return G(self.call("solve", w.text, e.text), ATOM, s, 2.0 * e.bound * size(s[0]), w.vars | e.vars)
         return G(self.call("inv", w.text), ATOM, s, 2.0, w.vars)
 
     def p_matrix_power(self, s: Shape, d: int) -> G:
@@ -986,7 +996,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "sum", "mean", "dot", "outer", "tr", "det", "logdet", "inv", "diag", "norm", "norm1", "softmax",
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
         "matrix_power", "dim", "unvec", "commutation", "expm", "silu", "log_sigmoid", "leaky_relu", "elu",
-        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin",
+        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin", "ones_like", "zeros_like", "solve", "matmul", "vdot", "inner",
     }
 )  # fmt: skip
 

@@ -212,6 +212,7 @@ SIMPLIFY_RULE_CASES = {
     "expm_of_transpose": [("tr(expm(X)'@X')", "X", {})],
     "logdet_of_expm": [("a*logdet(expm(X))", "a", {})],
     "vec_trick": [("det(X)", "X", {"order": 2})],
+    "outer_quotient": [("exp(x)/(ones(n)'@exp(x))", "x", {})],  # softmax spelled with 𝟙ᵀ: not simplified before differentiating
     "constant_radicals": [("sqrt(2)*sqrt(pi)*x'@x", "x", {}), ("x'@x/sqrt(2)/sqrt(3)", "x", {})],
     "indicator_power": [("sum(relu(x)*relu(x))", "x", {"order": 2}), ("(x>0)*(x>0)*y", "y", {})],
 }
