@@ -47,6 +47,7 @@ from .nodes import (
     LEAVES,
     Add,
     Apply,
+    ArgExtremum,
     Broadcast,
     Commutation,
     Compare,
@@ -1106,6 +1107,15 @@ class Generator:
 
     def _Extremum(self, n: Extremum) -> Val:
         return atom(self.be.extremum(n.op, self.code(n.arg).text, n.axis))
+
+    def _ArgExtremum(self, n: ArgExtremum) -> Val:
+        a = self.code(n.arg)
+        if not re.fullmatch(r"\w+", a.text):  # computed once, compared with its own extremum
+            name = self.namer.temp()
+            self.lines.append(f"{name} = {a.text}")
+            a = atom(name)
+        top = self.be.extremum(n.op, a.text, n.axis)
+        return Code(f"{wrap(a, P_CMP + 1)} == {top}", P_CMP, boolean=True)
 
     def _Softmax(self, n: Softmax) -> Val:
         s = n.arg.shape

@@ -19,6 +19,7 @@ from .errors import UnsupportedError
 from .nodes import (
     Add,
     Apply,
+    ArgExtremum,
     Broadcast,
     Commutation,
     Compare,
@@ -242,11 +243,17 @@ def _softmax(n: Softmax, d: Diffs) -> Node | None:
 
 @rule.register
 def _extremum(n: Extremum, d: Diffs) -> Node | None:
-    """d max(A) = Σ(T ⊙ dA)/Σ T, T = (A ≥ max A): dA at the maximum, shared equally by tied
+    """d max(A) = Σ(T ⊙ dA)/Σ T, T = is_max(A) = (A = max A): dA at the maximum, shared equally by tied
     entries as JAX and PyTorch's amax do (row by row for axis 1)"""
     a = n.arg
-    tops = Compare(">=" if n.op == "max" else "<=", a, B.broadcast(n, a.shape))
+    tops = ArgExtremum(a, n.op, n.axis)
     return B.mul(Sum(B.mul(tops, d(a)), n.axis), B.reciprocal(Sum(tops, n.axis)))
+
+
+@rule.register
+def _arg_extremum(n: ArgExtremum, d: Diffs) -> Node | None:
+    """d is_max(A) = 0 (the mask is piecewise constant)"""
+    return None
 
 
 @rule.register

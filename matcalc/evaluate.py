@@ -20,6 +20,7 @@ from .errors import EvaluationError
 from .nodes import (
     Add,
     Apply,
+    ArgExtremum,
     Broadcast,
     Commutation,
     Compare,
@@ -254,6 +255,10 @@ class Evaluator:
             axis = 0 if n.shape.cols.is_one else 1
             e = np.exp(a - a.max(axis=axis, keepdims=True))
             return e / e.sum(axis=axis, keepdims=True)
+        if isinstance(n, ArgExtremum):
+            a = g(n.arg)
+            pick = np.max if n.op == "max" else np.min
+            return (a == (pick(a) if n.axis is None else pick(a, axis=1, keepdims=True))).astype(float)
         if isinstance(n, Extremum):
             a = g(n.arg)
             pick = np.max if n.op == "max" else np.min

@@ -349,6 +349,20 @@ class Extremum(Node):
 
 
 @node("arg")
+class ArgExtremum(Node):
+    """1 where an entry of ``arg`` is its max (``op``), over all entries or each row
+    (axis 1), else 0: one node, so that the mask and the extremum are computed from the
+    same numbers (two formulas for one value may differ in the last bit)."""
+
+    arg: Node
+    op: str
+    axis: int | None = None
+
+    def _compute_shape(self) -> Shape:
+        return self.arg.shape
+
+
+@node("arg")
 class Broadcast(Node):
     """Repeat a scalar, a column (r×1) or a row (1×c) to fill ``target``."""
 

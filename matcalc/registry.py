@@ -24,6 +24,7 @@ from .dims import Shape
 from .errors import UnknownFunctionError
 from .nodes import (
     Apply,
+    ArgExtremum,
     Commutation,
     Compare,
     Det,
@@ -573,6 +574,27 @@ _structural(
     "shared equally by tied entries as in JAX and PyTorch",
 )(_extremum("max"))
 _structural("amin", "min(X), amin(X), min(X, axis, keepdims)", "smallest entry, as amax")(_extremum("min"))
+
+
+def _arg_extremum(op: str):
+    def build(ck: Checker, call: S.Call) -> Node:
+        x, axis = ck.args(call, 1, optional=("axis",))
+        node = ck.node(x)
+        if node.shape.is_scalar:
+            return B.ones(node.shape)
+        if axis is None:
+            return ArgExtremum(node, op)
+        if ck.axis(axis, call) == 1:
+            return ArgExtremum(node, op, 1) if not node.shape.cols.is_one else B.ones(node.shape)
+        return B.transpose(ArgExtremum(B.transpose(node), op, 1)) if not node.shape.rows.is_one else B.ones(node.shape)
+
+    return build
+
+
+_structural("is_max", "is_max(X), is_max(X, axis)", "1 where an entry is the largest (of all, or of its row: axis 1), else 0")(
+    _arg_extremum("max")
+)
+_structural("is_min", "is_min(X), is_min(X, axis)", "1 where an entry is the smallest, else 0")(_arg_extremum("min"))
 
 
 @_structural("mean", "mean(X), mean(X, axis, keepdims)", "mean of the entries (or along an axis)")

@@ -26,6 +26,7 @@ from .extract import gradient, vec_jacobian
 from .nodes import (
     Add,
     Apply,
+    ArgExtremum,
     Broadcast,
     Det,
     Diag,
@@ -85,7 +86,8 @@ def rule_name(n: Node) -> str:
         (Norm, "norm: d‖x‖ = xᵀdx/‖x‖"),
         (Softmax, "softmax → diag(s) − s sᵀ"),
         (LogSumExp, "logsumexp → softmax(z)ᵀ"),
-        (Extremum, "max → the entry at the maximum: d max A = Σ(T ⊙ dA)/Σ T, T = (A ≥ max A)"),
+        (Extremum, "max → the entry at the maximum: d max A = Σ(T ⊙ dA)/Σ T, T = is_max(A)"),
+        (ArgExtremum, "is_max is piecewise constant"),
         (Diag, "diag: d diag(v) = diag(dv)"),
         (DiagPart, "diag: d diag(X) = diag(dX)"),
         (Kron, "Kronecker product rule"),

@@ -50,6 +50,7 @@ from .errors import CheckError, EvaluationError, MatcalcError
 from .nodes import (
     Add,
     Apply,
+    ArgExtremum,
     Broadcast,
     Commutation,
     Compare,
@@ -603,6 +604,16 @@ class _Pointwise:
             if total[0] == 0:
                 raise _BadPoint("the norm is 0 there (a kink)")
             return self.scalar(S.apply("sqrt", sp.sqrt, [total]))
+        if isinstance(n, ArgExtremum):
+            a = g(n.arg)
+            r, c = self.shape_of(a)
+            groups = [[(i, j) for i in range(r) for j in range(c)]] if n.axis is None else [[(i, j) for j in range(c)] for i in range(r)]
+            mask = [[0] * c for _ in range(r)]
+            for group in groups:
+                best = self._extreme(a, group, n.op)
+                for i, j in group:
+                    mask[i][j] = int(self.series_at(a, i, j) == best)
+            return self.matrix(r, c, lambda i, j: sp.Integer(mask[i][j]))
         if isinstance(n, Extremum):
             a = g(n.arg)
             r, c = self.shape_of(a)
@@ -827,7 +838,7 @@ class _Symbolic:
             if n.p == 1:
                 return sp.Matrix([[sp.Add(*[sp.Abs(e) for e in a])]])
             return sp.Matrix([[sp.sqrt(sp.Add(*[e**2 for e in a]))]])
-        if isinstance(n, Extremum):
+        if isinstance(n, (Extremum, ArgExtremum)):
             # SymPy's Max of the entries, with the indicators of its derivative as Piecewise,
             # takes minutes to simplify: the pointwise check covers it
             raise _CannotCheck("the max of entries is checked at points only")

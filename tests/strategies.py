@@ -643,8 +643,11 @@ class Gen:
         """The activations matcalc writes with other functions (silu, elu, leaky_relu, …)."""
         fn = self.pick(
             ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt",
-             "ones_like", "zeros_like"]
+             "ones_like", "zeros_like", "is_max", "is_min"]
         )
+        if fn in ("is_max", "is_min"):  # the 0/1 mask of the largest (smallest) entries
+            a = self.expr(s, d)
+            return G(self.call(fn, a.text), ATOM, s, 1.0, a.vars)
         if fn in ("ones_like", "zeros_like"):
             a = self.expr(s, d)
             return G(self.call(fn, a.text), ATOM, s, 1.0, a.vars)
@@ -996,7 +999,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "sum", "mean", "dot", "outer", "tr", "det", "logdet", "inv", "diag", "norm", "norm1", "softmax",
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
         "matrix_power", "dim", "unvec", "commutation", "expm", "silu", "log_sigmoid", "leaky_relu", "elu",
-        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin", "ones_like", "zeros_like", "solve", "matmul", "vdot", "inner",
+        "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin", "ones_like", "zeros_like", "solve", "matmul", "vdot", "inner", "is_max", "is_min",
     }
 )  # fmt: skip
 

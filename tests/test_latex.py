@@ -469,6 +469,7 @@ EXPRESSIONS = [
     "(A@B)^3 - matrix_power(A, 3)",
     "sin(pi*t)/sqrt(2*pi) + 0.044715*gelu(x)",
     "max(x) - min(X) + sum(max(X, axis=1)) + max(a, b)",
+    "sum(is_max(x)*x) + sum(is_min(X, axis=1))",
 ]
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from ..dims import Dim, Shape
 from ..nodes import (
     Apply,
+    ArgExtremum,
     Broadcast,
     Compare,
     Const,
@@ -463,6 +464,11 @@ class LatexPrinter(Printer):
         if n.axis is None:
             return self.call(n.op, n.arg)
         return Out(rf"\{n.op}_{{\text{{row}}}}" + self.paren(self.p(n.arg).text), P_ATOM)
+
+    def _print_ArgExtremum(self, n: ArgExtremum) -> Out:
+        sub = r"_{\text{row}}" if n.axis is not None else ""
+        a = self.p(n.arg).text
+        return Out(rf"[\,{a} = \{n.op}{sub}{self.paren(a)}\,]", P_ATOM)
 
     def _print_Expm(self, n: Expm) -> Out:
         return Out(rf"e^{{{self.p(n.arg).text}}}", P_POST)

@@ -15,6 +15,7 @@ from ..dims import Dim
 from ..nodes import (
     Add,
     Apply,
+    ArgExtremum,
     Broadcast,
     Commutation,
     Compare,
@@ -417,6 +418,9 @@ class Printer:
             return self.call(n.op, n.arg)
         return Out(f"{n.op}({self.p(n.arg).text}, axis=1)", P_ATOM)
 
+    def _print_ArgExtremum(self, n: ArgExtremum) -> Out:
+        return Out(f"is_{n.op}({self.p(n.arg).text}{'' if n.axis is None else ', axis=1'})", P_ATOM)
+
     def _print_Vec(self, n: Vec) -> Out:
         return self.call("vec", n.arg)
 
@@ -575,6 +579,9 @@ class AsciiPrinter(Printer):
             return self.call(n.op, n.arg)
         return Out(f"{n.op}({self.p(n.arg).text}, axis=1, keepdims=True)", P_ATOM)
 
+    def _print_ArgExtremum(self, n: ArgExtremum) -> Out:
+        return Out(f"is_{n.op}({self.p(n.arg).text}{'' if n.axis is None else ', axis=1'})", P_ATOM)
+
     def _print_Broadcast(self, n: Broadcast) -> Out:
         a, t = n.arg, n.target
         if a.shape.is_scalar:
@@ -611,6 +618,13 @@ class MatlabPrinter(AsciiPrinter):
     def _print_Extremum(self, n: Extremum) -> Out:
         if n.axis is None:
             return self.call(n.op, n.arg)
+        from ..errors import UnsupportedError
+
+        raise UnsupportedError(f"the {n.op} of each row cannot be written in the matlab dialect")
+
+    def _print_ArgExtremum(self, n: ArgExtremum) -> Out:
+        if n.axis is None:
+            return self.call(f"is_{n.op}", n.arg)
         from ..errors import UnsupportedError
 
         raise UnsupportedError(f"the {n.op} of each row cannot be written in the matlab dialect")
