@@ -898,8 +898,9 @@ class Generator:
             acc = Code(f"{wrap(acc, P_MUL, '/')} / {wrap(d, P_MUL + 1)}", P_MUL, "/")
         literal = all(c.literal for c in num_codes + den_codes)
         if coef < 0:
-            if acc.prec == P_MUL and acc.op != "@" and not acc.text.startswith("-") and not num_codes[0].boolean:
-                # -2 * x: unary minus binds to the first factor, and (−a)·b = −(a·b) exactly
+            if acc.prec == P_MUL and acc.op != "@" and not acc.text.startswith(("-", "(")) and not num_codes[0].boolean:
+                # -2 * x: unary minus binds to the first factor, and (−a)·b = −(a·b) exactly; not
+                # when that factor is parenthesised: it may be a comparison, and NumPy has no −bool
                 return Code("-" + acc.text, P_MUL, acc.op, literal=literal)
             return Code("-" + wrap(acc, P_NEG if acc.prec != P_NEG else P_ATOM), P_NEG, literal=literal)
         return Code(acc.text, acc.prec, acc.op, literal=literal, boolean=acc.boolean and len(num_codes) == 1)

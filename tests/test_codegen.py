@@ -139,6 +139,8 @@ CASES: list[tuple[str, str, dict]] = [
     ("max(x) - min(W@x)", "x", {}),
     ("sum(w*max(X, axis=1)) + sum(min(X, axis=0))", "X", {}),
     ("sin(pi*a)*sum(x)", "a", {}),
+    # −(comparison) ⊙ …: NumPy has no unary minus of a bool array, so the sign goes outside
+    ("-sum((W@x >= y) * exp(W@x))", "W", {}),
 ]
 
 
