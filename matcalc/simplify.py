@@ -1703,7 +1703,7 @@ def trace_rules(n: Trace) -> Node | None:
 
 @rule(Pow)
 def power_rules(n: Pow) -> Node | None:
-    """(A^p)^q → A^(pq) for integer q;  √A² → A;  sign(A)^q → 𝟙 or sign(A);  (A ⊙ B)^q → A^q ⊙ B^q for integer q"""
+    """(A^p)^q → A^(pq) for integer q;  √A² → A;  sign(A)^odd → sign(A);  (A ⊙ B)^q → A^q ⊙ B^q for integer q"""
     b, e = n.base, n.exponent
     if not isinstance(e, Const):
         return None
@@ -1714,9 +1714,9 @@ def power_rules(n: Pow) -> Node | None:
         return B.power(b.base, Const(b.exponent.value * q))
     if isinstance(b, Apply) and b.fn is SQRT and q.denominator == 1 and q % 2 == 0:
         return B.power(b.args[0], Const(q / 2))
-    if isinstance(b, Apply) and b.fn is SIGN and q.denominator == 1 and q > 0:
-        # sign(a)² → 𝟙 away from a = 0, as A ⊙ A⁻¹ → 𝟙
-        return b if q % 2 else B.ones(n.shape)
+    if isinstance(b, Apply) and b.fn is SIGN and q.denominator == 1 and q > 0 and q % 2:
+        # sign(a)³ → sign(a), zeros included (sign(a)² is not 𝟙 where a has exact zeros: sign(I)²)
+        return b
     if isinstance(b, Mul) and q.denominator == 1:
         return B.mul(*[B.power(f, e) for f in b.factors])
     return None

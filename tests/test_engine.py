@@ -289,3 +289,15 @@ def test_diag_through_ones_both_sides() -> None:
     # the mirror image, with a column 𝟙: (I − w𝟙ᵀ)diag(v) → diag(v) − w vᵀ
     mirror = B.matmul(B.add(N.Identity(p), B.neg(B.matmul(w, B.transpose(N.Ones(Shape(p, Dim.of(1))))))), N.Diag(v))
     assert simplify(mirror) == B.add(N.Diag(v), B.neg(B.matmul(w, B.transpose(v))))
+
+
+def test_sign_squared_keeps_the_zeros_of_a_constant():
+    """sign(a)² → 𝟙 held away from a = 0 only, and eye(n) is 0 off its diagonal: the random
+    hunt found (1 + sign(eye(n))²)^tanh(S) differentiated as (2𝟙)^tanh(S).  Odd powers
+    (sign(a)³ = sign(a)) are exact and stay."""
+    import matcalc
+    from matcalc.numeric import numeric_check
+
+    d = matcalc.diff("sum((1 + sign(eye(n))**2)**tanh(S))", "S", shapes={"S": "n x n"})
+    assert numeric_check(d, seed=0).ok, d.text
+    assert str(matcalc.diff("sum(sign(x)**3*x)", "x")) == "sign(x)"
