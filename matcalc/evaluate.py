@@ -178,7 +178,7 @@ class Evaluator:
         if isinstance(n, Identity):
             return ("eye", self.dims(n.shape)[0])
         if isinstance(n, Commutation):
-            r, c = n.r.evaluate(self.sizes), n.c.evaluate(self.sizes)
+            r, c = self.dims(Shape(n.r, n.c))
             k = np.zeros((r * c, r * c))
             for i in range(r):
                 for j in range(c):

@@ -724,3 +724,13 @@ def test_errors_of_rewritten_functions_point_at_the_argument(expr: str, start: s
     assert lines[0].startswith(start), lines[0]
     assert lines[1] == "  " + expr
     assert lines[2] == " " * (2 + column) + "^"
+
+
+def test_a_commutation_size_no_input_fixes_is_an_evaluation_error() -> None:
+    """kron(S, eye(n)) by S holds K with the size n, which no argument of to_function() fixes:
+    that was a bare KeyError (found by CI's random run)."""
+    import numpy as np
+
+    d = matcalc.diff("kron(Sm, eye(n))", "Sm", shapes={"Sm": ("m", "m")})
+    with pytest.raises(errors.EvaluationError, match="the size n is not determined"):
+        d.to_function()(Sm=np.eye(3))
