@@ -732,13 +732,17 @@ class Generator:
             if isinstance(v, Code):
                 self.texts[n] = v.text
             if n in self.temps and isinstance(v, Code) and not v.literal and not re.fullmatch(r"\w+", v.text):
-                if v.boolean:
-                    v = self.as_float(v)
-                name = self.namer.temp()
-                self.lines.append(f"{name} = {v.text}")
-                v = atom(name)
+                v = self.named(self.as_float(v))
             self.memo[n] = v
         return v
+
+    def named(self, c: Code) -> Code:
+        """``c`` computed once into a temporary (a plain name is its own name)."""
+        if re.fullmatch(r"\w+", c.text):
+            return c
+        name = self.namer.temp()
+        self.lines.append(f"{name} = {c.text}")
+        return atom(name)
 
     def code(self, n: Node) -> Code:
         """A dense, floating value."""
@@ -1110,11 +1114,7 @@ class Generator:
         return atom(self.be.extremum(n.op, self.code(n.arg).text, n.axis))
 
     def _ArgExtremum(self, n: ArgExtremum) -> Val:
-        a = self.code(n.arg)
-        if not re.fullmatch(r"\w+", a.text):  # computed once, compared with its own extremum
-            name = self.namer.temp()
-            self.lines.append(f"{name} = {a.text}")
-            a = atom(name)
+        a = self.named(self.code(n.arg))  # computed once, compared with its own extremum
         top = self.be.extremum(n.op, a.text, n.axis)
         return Code(f"{wrap(a, P_CMP + 1)} == {top}", P_CMP, boolean=True)
 

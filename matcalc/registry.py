@@ -541,6 +541,20 @@ def _sum_axis(node: Node, axis: int, keep: bool) -> Node:
     return Sum(node, 1)
 
 
+def _along(node: Node, axis: int, make: Callable[[Node, int | None], Node], single: Node) -> Node:
+    """An operation over each row (axis 1) or each column (axis 0: the rows of Xᵀ, transposed
+    back) of ``node``; ``single`` when every row (column) has one entry, ``make(node, None)``
+    when there is only one row (column)."""
+    s = node.shape
+    if (s.cols if axis == 1 else s.rows).is_one:
+        return single
+    if (s.rows if axis == 1 else s.cols).is_one:
+        return make(node, None)
+    if axis == 1:
+        return make(node, 1)
+    return B.transpose(make(B.transpose(node), 1))
+
+
 def _extremum(op: str):
     def build(ck: Checker, call: S.Call) -> Node:
         x, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
@@ -552,14 +566,7 @@ def _extremum(op: str):
             return node if s.is_scalar else Extremum(node, op)
         keep = _keepdims(ck, keepdims)
         a = ck.axis(axis, call)
-        if (s.cols if a == 1 else s.rows).is_one:  # one entry along the axis
-            out = node
-        elif (s.rows if a == 1 else s.cols).is_one:  # a vector along the axis
-            out = Extremum(node, op)
-        elif a == 1:
-            out = Extremum(node, op, 1)
-        else:  # down the columns: the rows' extremum of Xᵀ, a row
-            out = B.transpose(Extremum(B.transpose(node), op, 1))
+        out = _along(node, a, lambda v, ax: Extremum(v, op, ax), node)
         if a == 0 and not keep and out.shape.rows.is_one:
             out = B.transpose(out)  # NumPy's 1-D result, kept as a column
         return _reduced(ck, call, out, keep)
@@ -584,9 +591,7 @@ def _arg_extremum(op: str):
             return B.ones(node.shape)
         if axis is None:
             return ArgExtremum(node, op)
-        if ck.axis(axis, call) == 1:
-            return ArgExtremum(node, op, 1) if not node.shape.cols.is_one else B.ones(node.shape)
-        return B.transpose(ArgExtremum(B.transpose(node), op, 1)) if not node.shape.rows.is_one else B.ones(node.shape)
+        return _along(node, ck.axis(axis, call), lambda v, ax: ArgExtremum(v, op, ax), B.ones(node.shape))
 
     return build
 

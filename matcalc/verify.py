@@ -547,8 +547,7 @@ class _Pointwise:
             same = n.left == n.right  # (a > a) is constant: no jump
 
             def indicator(a: list, b: list) -> list:
-                # equal series (x ≥ max(x) at the largest entry) are equal nearby: no jump
-                if not same and a != b:
+                if not same:
                     self._kink_tie(a[0], b[0])
                 return S.const(sp.Integer(1 if bool(test(a[0], b[0])) else 0))
 

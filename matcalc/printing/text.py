@@ -413,10 +413,13 @@ class Printer:
     def _print_LogSumExp(self, n: LogSumExp) -> Out:
         return self.call("logsumexp", n.arg)
 
+    #: how max along the rows is written (NumPy code must keep the column: keepdims)
+    row_extremum = ", axis=1"
+
     def _print_Extremum(self, n: Extremum) -> Out:
         if n.axis is None:
             return self.call(n.op, n.arg)
-        return Out(f"{n.op}({self.p(n.arg).text}, axis=1)", P_ATOM)
+        return Out(f"{n.op}({self.p(n.arg).text}{self.row_extremum})", P_ATOM)
 
     def _print_ArgExtremum(self, n: ArgExtremum) -> Out:
         return Out(f"is_{n.op}({self.p(n.arg).text}{'' if n.axis is None else ', axis=1'})", P_ATOM)
@@ -574,13 +577,7 @@ class AsciiPrinter(Printer):
         # keepdims: NumPy's plain sum(X, axis) is 1-D, which broadcasts as a row
         return Out(f"sum({self.p(n.arg).text}, axis={n.axis}, keepdims=True)", P_ATOM)
 
-    def _print_Extremum(self, n: Extremum) -> Out:
-        if n.axis is None:
-            return self.call(n.op, n.arg)
-        return Out(f"{n.op}({self.p(n.arg).text}, axis=1, keepdims=True)", P_ATOM)
-
-    def _print_ArgExtremum(self, n: ArgExtremum) -> Out:
-        return Out(f"is_{n.op}({self.p(n.arg).text}{'' if n.axis is None else ', axis=1'})", P_ATOM)
+    row_extremum = ", axis=1, keepdims=True"
 
     def _print_Broadcast(self, n: Broadcast) -> Out:
         a, t = n.arg, n.target
