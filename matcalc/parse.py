@@ -22,8 +22,8 @@ MAX_LENGTH = 1_000_000
 MAX_DEPTH = 10_000
 
 _MULOPS = {
-    "numpy": {"*": "mul", "/": "div", "@": "matmul", ".*": "mul", "./": "div"},
-    "matlab": {"*": "matmul", "/": "mdiv", "@": "matmul", ".*": "mul", "./": "div"},
+    "numpy": {"*": "mul", "/": "div", "@": "matmul", ".*": "mul", "./": "div", "\\": "ldiv"},
+    "matlab": {"*": "matmul", "/": "mdiv", "@": "matmul", ".*": "mul", "./": "div", "\\": "ldiv"},
 }
 _POWOPS = {
     "numpy": {"**": "pow", "^": "pow", ".^": "pow"},

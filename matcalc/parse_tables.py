@@ -17,7 +17,8 @@ GRAMMAR = ('// matcalc expression grammar, shared by both dialects.\n'
  '// parser maps them to dialect-free AST operations ("*" is elementwise in the numpy\n'
  '// dialect and a matrix product in the matlab dialect).\n'
  '//\n'
- '// Precedence, loosest first: comparison; + -; * / @ .* ./; unary - +;\n'
+ "// Precedence, loosest first: comparison; + -; * / @ .* ./ \\ (MATLAB's left division); unary - "
+ '+;\n'
  "// ^ ** .^ (right associative); postfix ' and .T, method calls (.sum()),\n"
  '// superscript powers (x²) and inverses (X⁻¹, X⁻ᵀ); atoms, among them ‖x‖ (the norm).\n'
  '\n'
@@ -61,7 +62,7 @@ GRAMMAR = ('// matcalc expression grammar, shared by both dialects.\n'
  'COMPARE: ">=" | "<=" | ">" | "<"\n'
  'ADDOP: "+" | "-"\n'
  'SIGN: "+" | "-"\n'
- 'MULOP: ".*" | "./" | "*" | "/" | "@"\n'
+ 'MULOP: ".*" | "./" | "*" | "/" | "@" | "\\\\"\n'
  'POWOP.3: "**" | ".^" | "^"\n'
  'QUOTE: "\'" | "ᵀ" | "⊤"\n'
  'DOT_T.2: /\\.T(?!\\w)/\n'
@@ -82,7 +83,7 @@ GRAMMAR = ('// matcalc expression grammar, shared by both dialects.\n'
 TERMINALS = {'COMPARE': '(?:>=|<=|>|<)',
  'ADDOP': '(?:\\+|\\-)',
  'SIGN': '(?:\\+|\\-)',
- 'MULOP': '(?:\\.\\*|\\./|\\*|/|@)',
+ 'MULOP': '(?:\\.\\*|\\./|\\*|/|@|\\\\)',
  'POWOP': '(?:\\*\\*|\\.\\^|\\^)',
  'QUOTE': "(?:'|ᵀ|⊤)",
  'DOT_T': '\\.T(?!\\w)',

@@ -736,12 +736,8 @@ def _build_logdet(ck: Checker, call: S.Call) -> Node:
 
 @_structural("inv", "inv(X)", "matrix inverse", aliases=("inverse",))
 def _build_inv(ck: Checker, call: S.Call) -> Node:
-    x = _square(ck, call, "inv")
-    if B.is_zero(x):
-        from .errors import DomainError
-
-        raise DomainError("inverse of a zero matrix", source=ck.source, column=call.pos)
-    return B.reciprocal(x) if x.shape.is_scalar else Inverse(x)
+    (x_ast,) = ck.args(call, 1)
+    return ck.inverse(ck.node(x_ast), x_ast, call)
 
 
 @_structural(
@@ -1085,8 +1081,8 @@ _structural("zeros_like", "zeros_like(X)", "zeros of X's shape")(_like(B.ZERO))
 
 @_structural("solve", "solve(A, b)", "A⁻¹b (NumPy's linalg.solve)")
 def _build_solve(ck: Checker, call: S.Call) -> Node:
-    at = _At(call)
-    return _rewrite(ck, call, lambda a, b: at.op("matmul", at.fn("inv", a), b), 2)
+    a_ast, b_ast = ck.args(call, 2)
+    return ck.left_divide(ck.node(a_ast), ck.node(b_ast), call, a_ast, b_ast)
 
 
 @_structural("matmul", "matmul(A, B)", "A @ B (NumPy's and PyTorch's matmul, PyTorch's mm)", aliases=("mm",))

@@ -502,12 +502,12 @@ class Checker:
         op = e.op
         if op == "matmul":
             return self.matmul(a, b, e, e.left, e.right)
+        if op == "ldiv":
+            return self.left_divide(a, b, e, e.left, e.right)
         if op == "mdiv":
             if not self.shape(b).is_scalar:
-                raise self.error(
-                    f"matrix right division by {self.describe(e.right, b)} is not supported; write A*inv(B), or ./ to divide elementwise",
-                    e,
-                )
+                # MATLAB's A/B = A B⁻¹
+                return self.matmul(a, self.inverse(b, e.right, e, "matrix right division"), e, e.left, e.right)
             op = "div"
         if op == "mpow":
             return self.matrix_power(a, e.right, e)
@@ -555,6 +555,30 @@ class Checker:
                 column=getattr(at, "pos", None),
             )
         return MatMul(tuple([base] * n)) if n > 1 else base
+
+    def inverse(self, x: Node, x_ast: S.Expr, at: S.Expr, what: str = "inv") -> Node:
+        """X⁻¹ (1/x for a scalar), after checking that X is square and not zero."""
+        s = self.shape(x)
+        if B.is_zero(x):
+            raise DomainError("division by zero" if s.is_scalar else "inverse of a zero matrix", source=self.source, column=at.pos)
+        if s.is_scalar:
+            return B.reciprocal(x)
+        self.unify(s.rows, s.cols, at, lambda: f"{what} needs a square matrix, but {self.describe(x_ast, x)} is not square")
+        return Inverse(x)
+
+    def left_divide(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
+        """MATLAB's A\\b and NumPy's solve(A, b): A⁻¹b, the solution of Ax = b (b/a for a scalar a)."""
+        inv = self.inverse(a, a_ast, at, "solving a linear system")
+        if not self.shape(a).is_scalar and self.shape(b).is_scalar:
+            if not self._soft_scalar(b):
+                raise self.error(
+                    f"cannot solve with {self.describe(a_ast, a)} for the scalar {self.describe(b_ast, b)}: "
+                    "the right-hand side needs as many rows as the matrix",
+                    at,
+                )
+            # A\\b with an undeclared a–g name b: the right-hand side is a vector
+            b = self.vars[b.name] = Var(b.name, Shape(self.fresh(), ONE))
+        return self.matmul(inv, b, at, a_ast, b_ast)
 
     def matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
         sa, sb = self.shape(a), self.shape(b)

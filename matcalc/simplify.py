@@ -643,6 +643,26 @@ def inverse_cancels(a: Node, b: Node) -> Node | None:
 
 
 @rule(MatMul)
+def inverse_cancels_product(n: MatMul) -> Node | None:
+    """A B (AB)⁻¹ → I;  (AB)⁻¹ A B → I;  (AB)⁻ᵀ Bᵀ Aᵀ → I: a product next to its own inverse,
+    as in the hat matrix, X(XᵀX)⁻¹XᵀX(XᵀX)⁻¹Xᵀ → X(XᵀX)⁻¹Xᵀ"""
+    fs = n.factors
+    for i, f in enumerate(fs):
+        if isinstance(f, Inverse) and isinstance(f.arg, MatMul):
+            run = f.arg.factors
+        elif isinstance(f, Transpose) and isinstance(f.arg, Inverse) and isinstance(f.arg.arg, MatMul):
+            run = tuple(B.transpose(x) for x in reversed(f.arg.arg.factors))
+        else:
+            continue
+        k = len(run)
+        if fs[i + 1 : i + 1 + k] == run:
+            return B.matmul(*fs[:i], Identity(f.shape.rows), *fs[i + 1 + k :])
+        if i >= k and fs[i - k : i] == run:
+            return B.matmul(*fs[: i - k], Identity(f.shape.rows), *fs[i + 1 :])
+    return None
+
+
+@rule(MatMul)
 def split_inverse_of_product(n: MatMul) -> Node | None:
     """A (AXB)⁻¹ → X⁻¹ B⁻¹... : the inverse of a product of square matrices is the product of
     their inverses, reversed (each is invertible, since the product is); kept when factors

@@ -11,7 +11,8 @@ op         meaning                                     numpy      matlab
 add, sub   elementwise, broadcasting                   ``+ -``    ``+ -``
 mul, div   elementwise, broadcasting                   ``* /``    ``.* ./``
 matmul     matrix product (a scalar operand scales)    ``@``      ``*``
-mdiv       division by a scalar                        —          ``/``
+mdiv       A/B = AB⁻¹ (elementwise by a scalar)        —          ``/``
+ldiv       A\\B = A⁻¹B, solving AX = B                 ``\\``     ``\\``
 pow        elementwise power                           ``** ^``   ``.^``
 mpow       matrix power                                —          ``^``
 =========  ==========================================  =========  ========

@@ -616,6 +616,15 @@ PROBLEMS: list[Problem] = [
     P("np_where_leaky", GB, "sum(np.where(W@x > 0, W@x, 0.2*(W@x)))", "W", "((W@x > 0) + 0.2*(W@x <= 0))@x.T"),
     P("np_reciprocal", GB, "sum(np.reciprocal(x))", "x", "-1/x**2"),
     P("np_cbrt", GB, "sum(np.cbrt(x))", "x", "1/(3*abs(x)**(2/3))"),
+    # MATLAB's divisions: A\b = A⁻¹b (the solution of Ax = b), B/A = BA⁻¹
+    P("ml_backslash_by_b", BV, "A\\b", "b", "inv(A)", **ML),
+    P("ml_backslash_by_A", MN, "A\\b", "A", "-kron((inv(A)@b).T, inv(A))", **ML),
+    P("ml_backslash_quadratic", MN, "x'*(A\\b)", "A", "-inv(A).T@x@(inv(A)@b).T", **ML),
+    P("ml_backslash_lsq", BV, "norm2(y - X*((X'*X)\\(X'*y)))^2", "y", None, **ML),
+    # the hat matrix H = X(XᵀX)⁻¹Xᵀ is idempotent: ∂‖Hy‖²/∂y = 2HᵀHy = 2Hy
+    P("hat_matrix_fitted_norm", GB, "norm(X@inv(X.T@X)@X.T@y)**2", "y", "2*X@inv(X.T@X)@X.T@y", shapes={"X": "m x n"}),
+    P("ml_right_division", MN, "tr(B/A)", "A", "-(inv(A)@B@inv(A)).T", **ML),
+    P("ml_right_division_scalar", MC, "x'*X/c", "c", "-(x.T@X)/c**2", **ML),
 ]
 
 # Why each failing problem fails today, by cause.  The test marks these
@@ -647,7 +656,8 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
     ("sum(x)", "y", {}),  # y does not occur
     ("x'*A*x", "x", {"shapes": {"A": "m x n"}}),  # declared rectangular A in a quadratic form
     ("logdet(X)", "X", {"shapes": {"X": "3 x 4"}}),
-    ("A\\b", "b", {"syntax": "matlab"}),  # MATLAB's solve is not part of the language
+    ("A\\b", "b", {"syntax": "matlab", "shapes": {"b": "scalar"}}),  # a declared scalar right-hand side
+    ("A/B", "B", {"syntax": "matlab", "shapes": {"B": "m x n"}}),  # right division by a declared non-square matrix
     ("tr(A@expm(X))", "X", {}),  # no closed form: A does not commute with X
     ("sum(expm(X))", "X", {}),
     ("tr(expm(X))", "X", {"order": 2}),  # the Hessian needs d e^X outside a trace

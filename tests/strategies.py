@@ -1102,8 +1102,8 @@ NUMBERS = ["0", "1", "2", "10", "0.5", ".5", "3.", "1e-3", "2.5E+4", "1.e5", "7e
 
 #: BinOp operations each dialect can write (mdiv/mpow only in matlab; numpy prints mpow as matrix_power(...)).
 DIALECT_OPS = {
-    "numpy": ["add", "sub", "mul", "div", "matmul", "pow"],
-    "matlab": ["add", "sub", "mul", "div", "matmul", "mdiv", "pow", "mpow"],
+    "numpy": ["add", "sub", "mul", "div", "matmul", "ldiv", "pow"],
+    "matlab": ["add", "sub", "mul", "div", "matmul", "mdiv", "ldiv", "pow", "mpow"],
 }
 
 

@@ -11,10 +11,10 @@ from .. import syntax as S
 COMPARE, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(1, 8)
 
 _OPS = {
-    "numpy": {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "mdiv": "/", "pow": "**"},
-    "matlab": {"add": "+", "sub": "-", "mul": ".*", "div": "./", "matmul": "*", "mdiv": "/", "pow": ".^", "mpow": "^"},
+    "numpy": {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "mdiv": "/", "ldiv": "\\", "pow": "**"},
+    "matlab": {"add": "+", "sub": "-", "mul": ".*", "div": "./", "matmul": "*", "mdiv": "/", "ldiv": "\\", "pow": ".^", "mpow": "^"},
 }
-_LEVEL = {"add": SUM, "sub": SUM, "mul": PRODUCT, "div": PRODUCT, "matmul": PRODUCT, "mdiv": PRODUCT, "pow": POWER, "mpow": POWER}
+_LEVEL = {"add": SUM, "sub": SUM, "mul": PRODUCT, "div": PRODUCT, "matmul": PRODUCT, "mdiv": PRODUCT, "ldiv": PRODUCT, "pow": POWER, "mpow": POWER}
 
 
 def unparse(e: S.Expr, syntax: str = "numpy") -> str:
