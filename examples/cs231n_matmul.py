@@ -13,7 +13,7 @@ EXPR = "sum(G*(W@X))"
 
 if __name__ == "__main__":
     grads = matcalc.diff(EXPR, "W,X")
-    for name, d in grads.items():
+    for d in grads.values():
         print(d.steps())
         print()
     assert grads["W"].text == "GXᵀ" and grads["X"].text == "WᵀG", (grads["W"].text, grads["X"].text)

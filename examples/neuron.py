@@ -13,7 +13,7 @@ EXPR = "max(0, dot(w, x) + b)"
 
 if __name__ == "__main__":
     grads = matcalc.diff(EXPR, "w,b")
-    for name, d in grads.items():
+    for d in grads.values():
         print(d.steps())
         print()
     rng = np.random.default_rng(0)

@@ -33,7 +33,6 @@ from .nodes import (
     DimValue,
     Expm,
     Extremum,
-    Inverse,
     Kron,
     LogDet,
     LogSumExp,
