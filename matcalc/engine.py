@@ -80,14 +80,19 @@ def derivative(f: Node, x: Var, opts: Options) -> Result:
         # that of softmax, and the indicator of the largest entry does not clutter it
         f = simplify(f)
     if opts.order == 2:
-        if not f.shape.is_scalar:
-            raise UnsupportedError(f"a Hessian needs a scalar function; this one is a {f.shape.kind} ({f.shape})")
+        if not f.shape.is_scalar and not x.shape.is_scalar:
+            raise UnsupportedError(
+                f"a Hessian needs a scalar function; this one is a {f.shape.kind} ({f.shape}) "
+                "(a second derivative of a vector or matrix is taken only by a scalar)"
+            )
         g, _, _ = first_order(f, x)
         h, kind, d = first_order(g, x)
-        kind = "Hessian" if x.shape.cols.is_one else "vec-Hessian"
         if x.shape.is_scalar:
-            kind = "second derivative"
-        return Result(h, kind, d, h)
+            # by a scalar: laid out as the first derivative is (a column F transposed in
+            # denominator layout)
+            out = simplify(B.transpose(h)) if opts.layout == "denominator" and h.shape.cols.is_one else h
+            return Result(out, "second derivative", d, h)
+        return Result(h, "Hessian" if x.shape.cols.is_one else "vec-Hessian", d, h)
     node, kind, d = first_order(f, x)
     out = node
     if kind == "gradient" and opts.layout == "numerator":

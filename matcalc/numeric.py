@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import Derivative
 
 SIZES = (3, 2, 4, 5, 6, 7)
+#: further size orders, tried when no point works with the first: XXᵀ of a 3×2 X is
+#: singular, so logdet(X@X.T) needs X's rows to be fewer than its columns
+OTHER_SIZES = ((2, 3, 4, 5, 6, 7), (4, 3, 2, 5, 6, 7))
 
 
 def assign_sizes(symbols: list[str], sizes: tuple[int, ...] = SIZES) -> dict[str, int]:
@@ -149,15 +152,42 @@ def numeric_check(d: Derivative, seed: int = 0, rtol: float = 1e-4, atol: float 
     variables.setdefault(d.wrt.name, d.wrt)
     f = d.expression
     syms = symbols_of(variables, f, d.node)
-    sz = dict(sizes) if sizes else assign_sizes(syms)
-    for s in syms:
-        sz.setdefault(s, 3)
+    orders = [dict(sizes)] if sizes else [assign_sizes(syms, o) for o in (SIZES, *OTHER_SIZES)]
+    first: NumericResult | None = None
+    for k, sz in enumerate(orders):
+        for s in syms:
+            sz.setdefault(s, 3)
+        try:
+            r = _check_with(d, variables, sz, rng, rtol, atol)
+        except (CheckError, EvaluationError):
+            # no point with these sizes (a Gram matrix XXᵀ of a tall X is singular): the next order
+            if k == len(orders) - 1 and first is None:
+                raise
+            continue
+        if r.ok:
+            return r
+        # a mismatch may come from a function singular at these sizes (logdet of a rank-2
+        # 3×3 Gram matrix is finite in rounding): a wrong formula fails at every order
+        first = first or r
+    assert first is not None
+    return first
+
+
+def _check_with(d: Derivative, variables: dict, sz: dict, rng: np.random.Generator, rtol: float, atol: float) -> NumericResult:
+    last: EvaluationError | None = None
+    r = None
     for _ in range(4):
-        r = _check_at(d, variables, sz, sample_point(f, variables, sz, rng), rtol, atol)
+        try:
+            r = _check_at(d, variables, sz, sample_point(d.expression, variables, sz, rng), rtol, atol)
+        except EvaluationError as e:  # the derivative is undefined there (an inverse singular to rounding)
+            last = e
+            continue
         # undefined on both sides (‖v‖ at v = 0, where an indicator zeroed v): not a test
         # of the formula, so another point is drawn
         if r.ok or np.all(np.isfinite(r.got)) or np.all(np.isfinite(r.expected)):
             return r
+    if r is None:
+        raise last  # type: ignore[misc]
     return r
 
 
@@ -182,8 +212,10 @@ def _check_at(d: Derivative, variables: dict, sz: dict, point: dict, rtol: float
         g, _, _ = first_order(f, x)
         h = 1e-5
         expected = fd_jacobian(value_at(g), point[x.name], h)
-        if x.shape.is_scalar:
-            expected = expected.reshape(1, 1)
+        if x.shape.is_scalar:  # the second derivative, in F's shape (transposed as the first is)
+            expected = expected.reshape(f.shape.evaluate(sz), order="F")
+            if d.layout == "denominator" and f.shape.cols.is_one and not f.shape.is_scalar:
+                expected = expected.T
     else:
         h = 1e-6
         J = fd_jacobian(value_at(f), point[x.name], h)

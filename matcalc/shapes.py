@@ -231,7 +231,8 @@ class Checker:
 
         * ``a'`` (a transposed name) and, in the numpy dialect, an operand of ``@`` (which
           NumPy refuses for scalars) make an undeclared a–g name a vector: ``a'*X*b``.
-        * ``x^T`` is a transpose when no other use of ``T`` exists (LaTeX habit).
+        * ``x^T`` is a transpose, and ``X^-T`` an inverse transpose, when no other use of
+          ``T`` exists (LaTeX habit).
         """
         t_uses = t_powers = 0
         stack = [tree]
@@ -245,7 +246,7 @@ class Checker:
                 for side in (e.left, e.right):
                     if isinstance(side, S.Name):
                         self.vector_hints.add(side.id)
-            if isinstance(e, S.BinOp) and e.op in ("pow", "mpow") and isinstance(e.right, S.Name) and e.right.id == "T":
+            if isinstance(e, S.BinOp) and e.op in ("pow", "mpow") and _t_exponent(e.right):
                 t_powers += 1
             if isinstance(e, S.Name) and e.id == "T":
                 t_uses += 1
@@ -496,8 +497,11 @@ class Checker:
         return Apply(fn, tuple(nodes))
 
     def _BinOp(self, e: S.BinOp) -> Node:
-        if self.caret_t_is_transpose and e.op in ("pow", "mpow") and isinstance(e.right, S.Name) and e.right.id == "T":
+        t = self.caret_t_is_transpose and e.op in ("pow", "mpow") and _t_exponent(e.right)
+        if t == "T":
             return B.transpose(self.node(e.left))
+        if t == "-T":  # X^-T = (X⁻¹)ᵀ
+            return B.transpose(self.inverse(self.node(e.left), e.left, e))
         a, b = self.node(e.left), self.node(e.right)
         op = e.op
         if op == "matmul":
@@ -760,6 +764,15 @@ class Checker:
             return n
 
         return map_bottom_up(root, rebuild), variables, names
+
+
+def _t_exponent(e: S.Expr) -> str | None:
+    """``"T"`` for the exponent of x^T, ``"-T"`` for that of X^-T (or X^(-T))."""
+    if isinstance(e, S.Name) and e.id == "T":
+        return "T"
+    if isinstance(e, S.Neg) and isinstance(e.operand, S.Name) and e.operand.id == "T":
+        return "-T"
+    return None
 
 
 def check(

@@ -312,12 +312,19 @@ def _second_order(d: Derivative) -> list[Section]:
     from .engine import Options, derivative
 
     g = derivative(d.expression, d.wrt, Options(order=1))
-    sec = Section("Hessian: the derivative of the gradient")
-    sec.steps.append(Step(f"∇f({_name(d.wrt)})", g.node, "first the gradient"))
+    x = _name(d.wrt)
+    if d.wrt.shape.is_scalar:
+        sec = Section("Second derivative: the derivative of the first")
+        sec.steps.append(Step(f"∂f/∂{x}", g.node, "first the derivative"))
+        last = Step(f"∂²f/∂{x}²", d.node, f"read off: dg = (∂²f/∂{x}²) d{x}")
+    else:
+        sec = Section("Hessian: the derivative of the gradient")
+        sec.steps.append(Step(f"∇f({x})", g.node, "first the gradient"))
+        last = Step("H", d.node, f"read off: vec(dg) = H vec(d{x})")
     dg = differential(g.node, d.wrt)
     if dg is not None:
-        sec.steps.append(Step("dg", simplify(dg), "its differential, linear in d" + d.wrt.name))
-    sec.steps.append(Step("H", d.node, "read off: vec(dg) = H vec(dx)"))
+        sec.steps.append(Step("dg", simplify(dg), f"its differential, linear in d{x}"))
+    sec.steps.append(last)
     return [sec]
 
 
@@ -387,6 +394,7 @@ def _latex_label(s: str) -> str:
     import re
 
     s = s.replace("δ", r"\delta ").replace("∂", r"\partial ").replace("∇", r"\nabla ").replace("…", r"\dots")
+    s = s.replace(r"\partial ²", r"\partial^{2} ").replace("²", "^{2}")  # ∂²f/∂t²
     s = re.sub(r"\bd([a-zA-Z])", r"\\mathrm{d}\1", s)
     s = re.sub(r"([A-Za-z\\ ]+?)([₀-₉]+)", lambda m: f"{m.group(1)}_{{{m.group(2).translate(_LABEL)}}}", s)
     if "/" in s:
@@ -421,7 +429,7 @@ def _ascii_symbol(c: str) -> str:
         return table[c]
     if "SUBSCRIPT" in name and "DIGIT" in name:
         return f"$_{{{unicodedata.digit(c)}}}$"
-    if "SUPERSCRIPT" in name and "DIGIT" in name:
+    if "SUPERSCRIPT" in name and unicodedata.digit(c, None) is not None:  # ² is SUPERSCRIPT TWO
         return f"$^{{{unicodedata.digit(c)}}}$"
     if name.startswith("GREEK SMALL LETTER "):
         return "$\\" + name.split()[-1].lower() + "$"

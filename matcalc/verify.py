@@ -894,7 +894,7 @@ def _too_big(exprs: list[Any], limit: int) -> bool:
 class _Layout:
     """Where each partial derivative sits in matcalc's result (the conventions of :mod:`matcalc.engine`)."""
 
-    f_shape: tuple[int, int]  # the differentiated function (for order 2: the gradient, X's shape)
+    f_shape: tuple[int, int]  # the differentiated function (for a Hessian: the gradient, X's shape)
     x_shape: tuple[int, int]
     order: int
     layout: str
@@ -902,9 +902,14 @@ class _Layout:
     x_scalar: bool
     f_column: bool
 
+    @property
+    def hessian(self) -> bool:
+        """Order 2 by a vector or matrix (by a scalar, the second derivative is laid out as the first)."""
+        return self.order == 2 and not self.x_scalar
+
     def expected_shape(self) -> tuple[int, int]:
         (r, c), (p, q) = self.f_shape, self.x_shape
-        if self.order == 2:
+        if self.hessian:
             return (p * q, p * q)
         if self.f_scalar:
             return (q, p) if self.layout == "numerator" and not self.x_scalar else (p, q)
@@ -915,7 +920,7 @@ class _Layout:
     def arrange(self, sp, jac):
         """The Jacobian ∂vec(F)/∂vec(X) (r·c × p·q) laid out as matcalc lays out this derivative."""
         (r, c), (p, q) = self.f_shape, self.x_shape
-        if self.order == 2:
+        if self.hessian:
             return jac
         if self.f_scalar:  # the gradient, in X's shape (its transpose in numerator layout)
             g = sp.Matrix(p, q, lambda i, j: jac[0, i + j * p])
@@ -928,7 +933,7 @@ class _Layout:
     def jacobian_of(self, sp, m):
         """The inverse of :meth:`arrange`: matcalc's result read back as ∂vec(F)/∂vec(X)."""
         (r, c), (p, q) = self.f_shape, self.x_shape
-        if self.order == 2:
+        if self.hessian:
             return m
         if self.f_scalar:
             g = m.T if self.layout == "numerator" and not self.x_scalar else m
@@ -1021,7 +1026,7 @@ class _SympyCheck:
         self.shared = any(m > 1 for m in self.mult)
         fs = d.expression.shape
         self.layout = _Layout(
-            f_shape=fs.evaluate(sizes) if d.order == 1 else (p, q),
+            f_shape=fs.evaluate(sizes) if d.order == 1 or self.x.shape.is_scalar else (p, q),
             x_shape=(p, q),
             order=d.order,
             layout=d.layout,
@@ -1103,13 +1108,16 @@ class _SympyCheck:
         """
         sp = self.sp
         n = len(self.keys)
-        if self.d.order == 1:
-            series = _Series(sp, 1)
+        if self.d.order == 1 or self.layout.x_scalar:
+            # column b: the t-coefficient of vec(F(X₀ + t·E_b)); by a scalar at order 2,
+            # twice the t²-coefficient of vec(F(x₀ + t))
+            k_th = self.d.order
+            series = _Series(sp, k_th)
             cols = []
             for b in range(n):
-                v = self._value(series, values, self.d.expression, self.positions[b])[1]
+                v = self._value(series, values, self.d.expression, self.positions[b])[k_th]
                 r = len(v)
-                cols.append([v[k % r][k // r] for k in range(r * len(v[0]))])
+                cols.append([v[k % r][k // r] * k_th for k in range(r * len(v[0]))])
             return sp.Matrix(len(cols[0]) if cols else 0, n, lambda a, b: cols[b][a])
         series = _Series(sp, 2)
 
@@ -1195,9 +1203,9 @@ class _SympyCheck:
         xmat = symbols[self.x.name]
         syms = [xmat[self.positions[b][0] % xmat.rows, self.positions[b][0] // xmat.rows] for b in range(len(self.keys))]
         r, c = fmat.shape
-        if self.d.order == 1:
+        if self.d.order == 1 or self.layout.x_scalar:
             vecf = [fmat[k % r, k // r] for k in range(r * c)]
-            ref = sp.Matrix(len(vecf), len(syms), lambda a, b: sp.diff(vecf[a], syms[b]))
+            ref = sp.Matrix(len(vecf), len(syms), lambda a, b: sp.diff(vecf[a], syms[b], self.d.order))
         else:
             grad = [sp.diff(fmat[0, 0], s) / m for s, m in zip(syms, self.mult)]
             owner = {k: a for a, pos in enumerate(self.positions) for k in pos}
@@ -1255,7 +1263,9 @@ def check_derivative(
     symbolic proof is attempted for small expressions within ``exact_timeout``
     seconds (0 turns it off).
     """
-    _refuse_huge(d)
+    too_large = _too_large(d)
+    if too_large:
+        return CheckReport(f"∂/∂{d.wrt.name} {d.checked.source}", {}, reason=too_large)
     import sympy as sp
     from sympy.matrices.utilities import dotprodsimp
 
@@ -1588,26 +1598,23 @@ def to_sympy_matrix_expr(node: Node, sizes: Mapping[str, int] | None = None):
 
 #: Largest number of entries of any variable a check will instantiate (explicit SymPy matrices).
 MAX_CHECK_ENTRIES = 400
+#: Largest intermediate value (a Kronecker product of declared sizes) a check evaluates.
+MAX_CHECK_VALUE = 4096
 
 
-def _refuse_huge(d: Derivative) -> None:
-    """Declared numeric sizes too large for explicit matrices: say so instead of trying."""
-    from .errors import CheckError
+def _too_large(d: Derivative) -> str | None:
+    """Why declared numeric sizes are too large for explicit matrices, or None."""
     from .nodes import walk
 
-    big = [n for n in (*walk(d.expression), *walk(d.node)) if n.shape.rows.coef * n.shape.cols.coef > MAX_CHECK_ENTRIES]
+    hint = "declare symbolic sizes (n x n) to check the formula"
+    big = [n for n in (*walk(d.expression), *walk(d.node)) if n.shape.rows.coef * n.shape.cols.coef > MAX_CHECK_VALUE]
     if big:
         r, c = big[0].shape.rows, big[0].shape.cols
-        raise CheckError(
-            f"could not check: a {r}×{c} value is too large for explicit matrices "
-            f"(limit {MAX_CHECK_ENTRIES} entries); declare symbolic sizes (n x n) to check the formula"
-        )
+        return f"a {r}×{c} value is too large for explicit matrices (limit {MAX_CHECK_VALUE} entries); {hint}"
     variables = dict(d.checked.variables)
     variables.setdefault(d.wrt.name, d.wrt)
     for v in variables.values():
         r, c = v.shape.rows, v.shape.cols
         if r.is_int and c.is_int and r.coef * c.coef > MAX_CHECK_ENTRIES:
-            raise CheckError(
-                f"could not check: {v.name} is declared {r.coef}×{c.coef}, too large for explicit matrices "
-                f"(limit {MAX_CHECK_ENTRIES} entries); declare symbolic sizes (n x n) to check the formula"
-            )
+            return f"{v.name} is declared {r.coef}×{c.coef}, too large for explicit matrices (limit {MAX_CHECK_ENTRIES} entries); {hint}"
+    return None

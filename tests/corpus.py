@@ -623,6 +623,17 @@ PROBLEMS: list[Problem] = [
     P("ml_backslash_lsq", BV, "norm2(y - X*((X'*X)\\(X'*y)))^2", "y", None, **ML),
     # the hat matrix H = X(XᵀX)⁻¹Xᵀ is idempotent: ∂‖Hy‖²/∂y = 2HᵀHy = 2Hy
     P("hat_matrix_fitted_norm", GB, "norm(X@inv(X.T@X)@X.T@y)**2", "y", "2*X@inv(X.T@X)@X.T@y", shapes={"X": "m x n"}),
+    # Gram matrices of a wide X: the finite-difference check needs X's rows fewer than its columns
+    P("gram_logdet", CB, "logdet(X@X.T)", "X", "2*inv(X@X.T)@X"),
+    P("gram_tr_inv", CB, "tr(inv(X@X.T))", "X", "-2*inv(X@X.T)@inv(X@X.T)@X"),
+    P("gram_det_weighted", CB, "det(X@A@X.T)", "X", "det(X@A@X.T)*(inv(X@A@X.T)@X@A + inv(X@A@X.T).T@X@A.T)"),
+    # X^-T as written in papers: the inverse transpose (T names nothing else)
+    P("caret_inverse_transpose", CB, "a.T@X^-T@b", "X", "-inv(X).T@b@a.T@inv(X).T"),
+    P("ml_caret_inverse_transpose", CB, "a'*X^(-T)*b", "X", "-inv(X).T@b@a.T@inv(X).T", **ML),
+    # second derivatives of a matrix or vector by a scalar (Magnus & Neudecker ch. 8; the exponential's ODE)
+    P("inv_pencil_second", MN, "inv(A + t*B)", "t", "2*inv(A + t*B)@B@inv(A + t*B)@B@inv(A + t*B)", shapes={"t": "scalar"}, order=2),
+    P("expm_second", MN, "expm(t*A)", "t", "A@A@expm(t*A)", shapes={"t": "scalar"}, order=2),
+    P("exp_vector_second", GB, "exp(t*x)", "t", "exp(t*x)*x**2", shapes={"t": "scalar"}, order=2),
     P("ml_right_division", MN, "tr(B/A)", "A", "-(inv(A)@B@inv(A)).T", **ML),
     P("ml_right_division_scalar", MC, "x'*X/c", "c", "-(x.T@X)/c**2", **ML),
 ]

@@ -301,3 +301,31 @@ def test_sign_squared_keeps_the_zeros_of_a_constant():
     d = matcalc.diff("sum((1 + sign(eye(n))**2)**tanh(S))", "S", shapes={"S": "n x n"})
     assert numeric_check(d, seed=0).ok, d.text
     assert str(matcalc.diff("sum(sign(x)**3*x)", "x")) == "sign(x)"
+
+
+@pytest.mark.parametrize("layout", ["mixed", "numerator", "denominator"])
+@pytest.mark.parametrize("expr", ["inv(A + t*B)", "exp(t*x)", "exp(t*x).T", "sin(t)*W@x"])
+def test_second_derivative_by_a_scalar_of_a_vector_or_matrix(expr, layout):
+    """d²F/dt² of a vector or matrix F (a Hessian needs a scalar f only when X is not
+    scalar): laid out as the first derivative, checked by SymPy and finite differences."""
+    d = matcalc.diff(expr, "t", shapes={"t": "scalar"}, order=2, layout=layout)
+    first = matcalc.diff(expr, "t", shapes={"t": "scalar"}, layout=layout)
+    assert d.kind == "second derivative" and d.node.shape == first.node.shape
+    assert numeric_check(d).ok, d.text
+    assert d.check().passed, d.text
+
+
+def test_a_hessian_of_a_vector_by_a_vector_is_still_refused():
+    with pytest.raises(matcalc.UnsupportedError, match="only by a scalar"):
+        matcalc.diff("A@x", "x", order=2)
+
+
+def test_numeric_check_finds_sizes_where_a_gram_matrix_is_invertible():
+    """XXᵀ of a 3×2 X is singular: the first size order fails to find a point, the next works."""
+    for expr in ("logdet(X@X.T)", "tr(inv(X@X.T))"):
+        r = numeric_check(matcalc.diff(expr, "X"))
+        assert r.ok and r.sizes["m"] < r.sizes["n"], (expr, r.sizes)
+    # a wrong formula fails at every size order: 2X(XXᵀ)⁻¹ on its own is not the gradient
+    d = matcalc.diff("logdet(X@X.T)", "X")
+    bad = type(d)(d.checked, d.wrt, type(d.result)(matcalc.build.mul(matcalc.build.const(3), d.node), d.kind, None, d.node), d.options)
+    assert not numeric_check(bad).ok

@@ -321,6 +321,17 @@ def test_cli_check_inconclusive_is_neither_a_failure_nor_a_pass(capsys):
     assert "passed" in capsys.readouterr().out
 
 
+def test_sizes_too_large_to_check_are_inconclusive_not_an_error(capsys):
+    """A declared 30×30 variable is too large for explicit SymPy matrices: exit 3, as for any
+    check that cannot be carried out; an intermediate Kronecker product of small declared
+    sizes (24×24 for kron(A, B) by a 2×3 A) is checked."""
+    from matcalc.cli import main
+
+    assert main(["diff", "sum(X)", "--wrt", "X", "--shape", "X: 30 x 30", "--check"]) == 3
+    assert "too large for explicit matrices" in capsys.readouterr().out
+    assert matcalc.diff("kron(A, B)", "A", shapes={"A": "2 x 3", "B": "2 x 2"}).check().passed
+
+
 def test_plain_diff_does_not_import_sympy():
     code = (
         "import sys, matcalc\n"
