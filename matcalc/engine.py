@@ -9,7 +9,7 @@ from .extract import derivative_by_scalar, gradient, vec_jacobian
 from .nodes import Apply, ExpmFrechet, Extremum, Node, Sum, Var, dag_edges, walk
 from .record import record
 from .registry import EXP
-from .simplify import simplify
+from .simplify import prefer_sums, simplify
 
 LAYOUTS = ("mixed", "numerator", "denominator")
 
@@ -73,6 +73,7 @@ def _written_out(n: Node) -> bool:
 
 
 def derivative(f: Node, x: Var, opts: Options) -> Result:
+    prefer_sums(f)
     if any(_written_out(n) for n in walk(f)):
         # a softmax or logsumexp written out (exp(z)/sum(exp(z)), NumPy's
         # exp(Z)/exp(Z).sum(axis=1, keepdims=True)), or a max shift that changes nothing
@@ -81,10 +82,8 @@ def derivative(f: Node, x: Var, opts: Options) -> Result:
         f = simplify(f)
     if opts.order == 2:
         if not f.shape.is_scalar and not x.shape.is_scalar:
-            raise UnsupportedError(
-                f"a Hessian needs a scalar function; this one is a {f.shape.kind} ({f.shape}) "
-                "(a second derivative of a vector or matrix is taken only by a scalar)"
-            )
+            # (a second derivative of a vector or matrix is taken by a scalar only)
+            raise UnsupportedError(f"a Hessian needs a scalar function; this one is a {f.shape.kind} ({f.shape})")
         g, _, _ = first_order(f, x)
         h, kind, d = first_order(g, x)
         if x.shape.is_scalar:

@@ -71,7 +71,7 @@ class _State:
     context variable, handed to ``call_deep``'s worker), so concurrent ``diff`` calls
     do not see each other's memos, budgets or traces."""
 
-    __slots__ = ("trace", "session", "depth", "spent")
+    __slots__ = ("trace", "session", "depth", "spent", "sums")
 
     def __init__(self) -> None:
         #: when a list, every rule applied (outside trial rewrites) is appended as (rule, before, after)
@@ -82,6 +82,8 @@ class _State:
         self.depth = 0
         #: printed size of the alternatives tried so far (see ``TRY_BUDGET``)
         self.spent = 0
+        #: the sums the user wrote (x − μ), within a session: see :func:`prefer_sums`
+        self.sums: frozenset[Node] = frozenset()
 
 
 _STATE: ContextVar[_State] = ContextVar("matcalc_simplify_state")
@@ -208,7 +210,15 @@ def session() -> Iterator[None]:
     try:
         yield
     finally:
-        st.session = None
+        st.session, st.sums = None, frozenset()
+
+
+def prefer_sums(root: Node) -> None:
+    """Within the current session, write a sum and its negation the way ``root`` (the
+    function as the user wrote it) has it: −(x − μ)(x − μ)ᵀ rather than (μ − x)(xᵀ − μᵀ)."""
+    st = _state()
+    if st.session is not None:
+        st.sums = frozenset(n for n in walk(root) if isinstance(n, Add))
 
 
 def _memo(kind: str, k: int) -> dict[Node, Node] | None:
@@ -351,7 +361,7 @@ def negate_cheaply(n: Node) -> Node | None:
         fs = n.factors
         # never flip a sum already in textbook orientation (1 − σ, Wa − y): keep the sign for another
         for i, f in enumerate(fs):
-            if _led_by_constant(f):
+            if _led_by_constant(f) or _in_outer_square(fs, i):
                 continue
             g = negate_cheaply(f)
             if g is not None:
@@ -642,6 +652,55 @@ def inverse_cancels(a: Node, b: Node) -> Node | None:
     return None
 
 
+def _term_key(n: Node) -> frozenset[tuple[Fraction, Node]] | None:
+    """A column sum's terms as {(coefficient, term)}; a row sum's (or a transposed sum's)
+    as those of its transpose, so that u and vᵀ compare as columns."""
+    if isinstance(n, Transpose) and isinstance(n.arg, Add):
+        n = n.arg
+    elif isinstance(n, Add) and n.shape.rows.is_one:
+        n = _trial(B.add(*[B.transpose(t) for t in n.terms], shape=n.shape.T))
+    if not isinstance(n, Add):
+        return None
+    return frozenset(split_coef(t) for t in n.terms)
+
+
+def _in_outer_square(fs: tuple[Node, ...], i: int) -> bool:
+    """Whether fs[i] is u or uᵀ in a product's u uᵀ, u a sum (negating it would split the square)."""
+    f = fs[i]
+    if not isinstance(f, (Add, Transpose)):
+        return False
+    pair = (f, fs[i + 1]) if f.shape.cols.is_one and i + 1 < len(fs) else (fs[i - 1], f) if f.shape.rows.is_one and i > 0 else None
+    if pair is None or not isinstance(pair[0], Add) or not isinstance(pair[1], (Add, Transpose)):
+        return False
+    key = _term_key(pair[0])
+    return key is not None and key == _term_key(pair[1])
+
+
+def _oriented(u: Add) -> Node:
+    """``u`` or its negation, whichever is the user's (or the textbook's: Ax − b) orientation."""
+    neg = _trial(_negated_terms(u))
+    sums = _state().sums
+    if u in sums or not isinstance(neg, Add):
+        return u
+    if neg in sums or (_led_by_constant(neg) and not _led_by_constant(u)):
+        return neg
+    return u
+
+
+@_pairwise
+def opposite_outer_product(a: Node, b: Node) -> Node | None:
+    """(a − x)(xᵀ − aᵀ) → −(x − a)(x − a)ᵀ: a column sum times the transpose of its negation"""
+    if not (isinstance(a, Add) and a.shape.cols.is_one and not a.shape.rows.is_one and b.shape.rows.is_one):
+        return None
+    if not (isinstance(b, Add) or (isinstance(b, Transpose) and isinstance(b.arg, Add))) or not _may_try(b):
+        return None
+    mine, theirs = _term_key(a), _term_key(b)
+    if mine is None or theirs != frozenset((-c, t) for c, t in mine):
+        return None
+    w = _oriented(a)
+    return B.neg(B.matmul(w, B.transpose(w)))
+
+
 @rule(MatMul)
 def inverse_cancels_product(n: MatMul) -> Node | None:
     """A B (AB)⁻¹ → I;  (AB)⁻¹ A B → I;  (AB)⁻ᵀ Bᵀ Aᵀ → I: a product next to its own inverse,
@@ -717,7 +776,7 @@ def _vec(x: Node) -> Node:
     return Vec(x)
 
 
-for _r in (diag_times_vector, ones_product_is_sum, inverse_cancels, kron_mixed_product):
+for _r in (diag_times_vector, ones_product_is_sum, inverse_cancels, kron_mixed_product, opposite_outer_product):
     RULES[MatMul].append(_r)
 
 

@@ -25,6 +25,9 @@ function renderOne(item) {
       throwOnError: true,
       strict: "error",
       trust: false,
+      // KaTeX's guard against runaway macros counts every \operatorname: a long (valid)
+      // second derivative of a random expression passes 1000 expansions
+      maxExpand: 100000,
     });
     return { ok: true, html };
   } catch (e) {
