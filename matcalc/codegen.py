@@ -595,11 +595,15 @@ def number(v: Fraction) -> Code:
     """A Python literal equal (as a float) to ``float(v)``."""
     sign = "-" if v < 0 else ""
     a = abs(v)
-    if a.denominator == 1:
+    if max(a.numerator, a.denominator) > 2**53:
+        # 1.0507009873554805 is 2101401974710961/2000000000000000: NumPy cannot multiply an
+        # array by an integer beyond 64 bits, and the float is the value anyway
+        text, prec, op = repr(float(a)), P_ATOM, ""
+    elif a.denominator == 1:
         text, prec, op = str(a.numerator), P_ATOM, ""
     else:
         r = repr(float(a))
-        if len(r) <= 8 and "e" not in r and Fraction(r) == a:
+        if "e" not in r and Fraction(r) == a:  # an exact decimal: 0.5, 1.0507009873554805
             text, prec, op = r, P_ATOM, ""
         else:
             text, prec, op = f"{a.numerator} / {a.denominator}", P_MUL, "/"

@@ -22,8 +22,8 @@ MAX_LENGTH = 1_000_000
 MAX_DEPTH = 10_000
 
 _MULOPS = {
-    "numpy": {"*": "mul", "/": "div", "@": "matmul", ".*": "mul", "./": "div", "\\": "ldiv"},
-    "matlab": {"*": "matmul", "/": "mdiv", "@": "matmul", ".*": "mul", "./": "div", "\\": "ldiv"},
+    "numpy": {"*": "mul", "/": "div", "@": "matmul", ".*": "mul", "./": "div", "\\": "ldiv", "⊙": "mul"},
+    "matlab": {"*": "matmul", "/": "mdiv", "@": "matmul", ".*": "mul", "./": "div", "\\": "ldiv", "⊙": "mul"},
 }
 _POWOPS = {
     "numpy": {"**": "pow", "^": "pow", ".^": "pow"},
@@ -70,7 +70,9 @@ def grammar_text() -> str:
 
 #: activations called as F.name(...) in PyTorch code (import torch.nn.functional as F)
 _TORCH_FUNCTIONAL = frozenset(
-    "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid".split()
+    "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid relu6 mish selu celu "
+    "softsign hardswish hardsigmoid hardtanh mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits "
+    "huber_loss smooth_l1_loss".split()
 )
 
 
@@ -94,9 +96,11 @@ class _Builder:
         return S.Name(tok.text, tok.pos)
 
     def module_pi(self, args):
-        """np.pi, math.pi, torch.pi: the number π (bare ``pi`` is π too, unless declared)."""
+        """np.pi, math.pi, torch.pi: the number π (bare ``pi`` is π too, unless declared);
+        np.inf, math.inf: ``inf`` (a bound only: np.clip(x, 0, np.inf))."""
         (tok,) = args
-        return S.Name("π", tok.pos + tok.text.index(".") + 1)
+        dot = tok.text.rindex(".")
+        return S.Name("π" if tok.text.endswith(".pi") else "inf", tok.pos + dot + 1)
 
     def call(self, args):
         tok, arglist = args
@@ -108,6 +112,8 @@ class _Builder:
                 name = "a" + name  # np.max(X, 1) reduces along axis 1; np.maximum is the elementwise one
             if module == "torch" and name in ("var", "std") and not {"ddof", "correction", "unbiased"} & {k for k, _ in keywords}:
                 keywords = (*keywords, ("unbiased", S.Name("True", tok.pos)))  # PyTorch's default, unlike NumPy's
+            name = _TF_NAMES.get(name, name) if module.startswith("tf") else name
+            keywords = _library_defaults(module, name, positional, keywords, tok.pos)
             return S.Call(name, positional, keywords, tok.pos + len(module) + 1)
         return S.Call(tok.text, positional, keywords, tok.pos)
 
@@ -118,6 +124,9 @@ class _Builder:
         name = tok.text[1:]
         if name in ("max", "min"):
             name = "a" + name  # X.max(1) reduces along axis 1, as NumPy's and PyTorch's methods do
+        elif name in ("var", "std") and {"dim", "keepdim"} & {k for k, _ in keywords} and not {"ddof", "correction", "unbiased"} & {k for k, _ in keywords}:
+            # dim= is PyTorch's spelling: its Tensor.var and Tensor.std are unbiased by default
+            keywords = (*keywords, ("unbiased", S.Name("True", tok.pos)))
         elif name == "t" and not positional and not keywords:
             name = "transpose"  # PyTorch's x.t()
         if isinstance(receiver, S.Name) and receiver.id == "F" and name in _TORCH_FUNCTIONAL:
@@ -138,6 +147,9 @@ class _Builder:
         op = tok.text
         if tok.type == "ADDOP":
             kind = "add" if op == "+" else "sub"
+        elif tok.type == "MULOP" and op in _PRINTED_PRODUCTS:
+            # A ⊗ B and u·v as matcalc prints them: kron(A, B) and dot(u, v)
+            return S.Call(_PRINTED_PRODUCTS[op], (left, right), (), tok.pos)
         elif tok.type == "MULOP":
             kind = self.mulops[op]
         else:
@@ -145,7 +157,7 @@ class _Builder:
         return S.BinOp(kind, left, right, tok.pos)
 
     def unary(self, args):
-        tok, operand = args
+        tok, operand = args  # − (U+2212), as matcalc prints it, is a minus too
         if tok.text == "+":
             return operand
         return S.Neg(operand, tok.pos)
@@ -176,7 +188,26 @@ class _Builder:
         return S.Compare(tok.text, left, right, tok.pos)
 
 
+#: TensorFlow's names for NumPy's reductions (tf.reduce_sum(x, axis=1) is sum(x, axis=1))
+_TF_NAMES = {"reduce_sum": "sum", "reduce_mean": "mean", "reduce_max": "amax", "reduce_min": "amin", "reduce_logsumexp": "logsumexp"}
+
+
+def _library_defaults(module: str, name: str, positional: tuple, keywords: tuple, pos: int) -> tuple:
+    """The keywords a library's own defaults add: SciPy's softmax, log_softmax and logsumexp
+    (and JAX's logsumexp) run over every entry unless given an axis; jax.nn.gelu is the tanh
+    approximation unless told otherwise."""
+    given = {k for k, _ in keywords}
+    top = module.split(".")[0]
+    every_entry = (top == "scipy" and name in ("softmax", "log_softmax", "logsumexp")) or (top == "jax" and name == "logsumexp")
+    if every_entry and len(positional) < 2 and not {"axis", "dim"} & given:
+        return (*keywords, ("axis", S.Name("None", pos)))
+    if top == "jax" and name == "gelu" and "approximate" not in given:
+        return (*keywords, ("approximate", S.Name("True", pos)))
+    return keywords
+
+
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_PRINTED_PRODUCTS = {"⊗": "kron", "·": "dot"}
 
 
 def _pos(e: S.Expr) -> int:

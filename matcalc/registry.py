@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import build as B
 from .dims import ONE as DIM_ONE
-from .dims import Shape
+from .dims import Dim, Shape
 from .errors import UnknownFunctionError
 from .nodes import (
     Apply,
@@ -104,7 +104,10 @@ ELEMENTWISE: dict[str, Elementwise] = {}
 
 
 def register(entry: Entry) -> Entry:
-    for name in (entry.name, *entry.aliases):
+    printed = getattr(entry, "unicode", entry.name)
+    # σ(z) as matcalc prints it reads back as sigmoid(z)
+    names = (entry.name, *entry.aliases, *((printed,) if printed.isidentifier() and printed != entry.name else ()))
+    for name in names:
         if name in FUNCTIONS:
             raise ValueError(f"function {name} registered twice")
         FUNCTIONS[name] = entry
@@ -302,7 +305,7 @@ SIGMOID = register(
         lambda x: 1 / (1 + _sp().exp(-x)),
         unicode="σ",
         latex=r"\sigma",
-        aliases=("logistic", "expit"),
+        aliases=("logistic", "expit", "logsig"),
         numpy_helper=(
             "def sigmoid(z):\n"
             '    """1/(1 + exp(-z)); for z < -709 exp(-z) overflows to inf and gives 0 (exactly: < 1e-308)."""\n'
@@ -775,15 +778,31 @@ def _build_diag(ck: Checker, call: S.Call) -> Node:
     aliases=("norm2",),
 )
 def _build_norm(ck: Checker, call: S.Call) -> Node:
-    from .syntax import Name, Number, String
+    from .syntax import Name, Neg, Number, String
 
-    x_ast, p_ast = ck.args(call, 1, optional=("ord",))
+    x_ast, p_ast, axis, keepdims = ck.args(call, 1, optional=("ord", "axis", "keepdims"))
+    if axis is not None:
+        # the norms of the rows (axis 1) or columns (axis 0): NumPy's norm(X, axis=1)
+        at = _At(call)
+        if p_ast is None or (isinstance(p_ast, Number) and Fraction(p_ast.text) == 2):
+            body = at.fn("sqrt", at.S.Call("sum", (at.op("pow", x_ast, at.num("2")), axis), (("keepdims", keepdims),) if keepdims else (), call.pos))
+        elif isinstance(p_ast, Number) and Fraction(p_ast.text) == 1:
+            body = at.S.Call("sum", (at.fn("abs", x_ast), axis), (("keepdims", keepdims),) if keepdims else (), call.pos)
+        else:
+            raise ck.unsupported("norm along an axis supports ord=2 (Euclidean) and ord=1", p_ast)
+        return ck.node(body)
+    if keepdims is not None:
+        raise ck.arg_error("keepdims needs an axis here", keepdims)
     x = ck.node(x_ast)
     where = p_ast if p_ast is not None else call
     if p_ast is None:
         p: int | str = 2
     elif isinstance(p_ast, (Name, String)) and (p_ast.id if isinstance(p_ast, Name) else p_ast.value) == "fro":
         p = "fro"
+    elif _no_bound(p_ast) and p_ast is not None and not isinstance(p_ast, String) and x.shape.cols.is_one:
+        # the max norm of a vector, max |xᵢ| (−inf: the smallest |xᵢ|)
+        at = _At(call)
+        return ck.node(at.fn("amin" if isinstance(p_ast, Neg) else "amax", at.fn("abs", x_ast)))
     elif isinstance(p_ast, Number) and Fraction(p_ast.text) in (1, 2):
         p = int(Fraction(p_ast.text))
     else:
@@ -811,6 +830,13 @@ def _build_norm1(ck: Checker, call: S.Call) -> Node:
     return Norm(ck.node(x_ast), 1)
 
 
+def _all_entries(axis: S.Expr | None) -> bool:
+    """axis=None, written out: over every entry (SciPy's and JAX's default)."""
+    from .syntax import Name
+
+    return isinstance(axis, Name) and axis.id == "None"
+
+
 def _over(s: Shape, axis: int | None) -> str:
     """What softmax / logsumexp along ``axis`` run over, for a value of shape ``s``:
     "single" (every group is one entry), "columns" (each column of a matrix), or
@@ -833,7 +859,9 @@ def _build_softmax(ck: Checker, call: S.Call) -> Node:
     s = x.shape
     if s.is_scalar:
         return B.ONE
-    over = _over(s, None if axis is None else ck.axis(axis, call))
+    if _all_entries(axis) and s.is_matrix:  # over every entry: unvec(softmax(vec X))
+        return Unvec(Softmax(Vec(x)), s)
+    over = _over(s, None if axis is None or _all_entries(axis) else ck.axis(axis, call))
     if over == "single":
         return B.ones(s)
     return B.transpose(Softmax(B.transpose(x))) if over == "columns" else Softmax(x)
@@ -850,10 +878,11 @@ def _build_logsumexp(ck: Checker, call: S.Call) -> Node:
     s = x.shape
     if s.is_scalar:
         return x
-    if axis is None:
-        if keepdims is not None:
+    if axis is None or _all_entries(axis):
+        if keepdims is not None and axis is None:
             raise ck.arg_error("keepdims needs an axis here", keepdims)
-        return LogSumExp(x)
+        # of a matrix: log Σ exp over its rows, or over every entry with axis=None
+        return LogSumExp(Vec(x) if axis is not None and s.is_matrix else x)
     a = ck.axis(axis, call)
     keep = _keepdims(ck, keepdims)
     over = _over(s, a)
@@ -967,10 +996,161 @@ def _build_cbrt(ck: Checker, call: S.Call) -> Node:
     return _rewrite(ck, call, lambda x: at.op("mul", at.fn("sign", x), at.op("pow", at.fn("abs", x), at.op("div", at.num("1"), at.num("3")))), 1)
 
 
-@_structural("clip", "clip(x, lo, hi)", "min(max(x, lo), hi), entry by entry (NumPy's clip, PyTorch's clamp)", aliases=("clamp",))
-def _build_clip(ck: Checker, call: S.Call) -> Node:
+@_structural("rsqrt", "rsqrt(x)", "1/√x, entry by entry (PyTorch's rsqrt)")
+def _build_rsqrt(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
-    return _rewrite(ck, call, lambda x, lo, hi: at.fn("min", at.fn("max", x, lo), hi), 3)
+    return _rewrite(ck, call, lambda x: at.op("div", at.num("1"), at.fn("sqrt", x)), 1)
+
+
+@_structural("logit", "logit(p)", "log(p/(1 − p)) = log p − log(1 − p), the inverse of σ")
+def _build_logit(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda p: at.op("sub", at.fn("log", p), at.fn("log", at.op("sub", at.num("1"), p))), 1)
+
+
+@_structural("softsign", "softsign(x)", "x/(1 + |x|)")
+def _build_softsign(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("div", x, at.op("add", at.num("1"), at.fn("abs", x))), 1)
+
+
+@_structural("mish", "mish(x)", "x tanh(softplus(x))")
+def _build_mish(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("mul", x, at.fn("tanh", at.fn("softplus", x))), 1)
+
+
+@_structural("relu6", "relu6(x)", "clip(x, 0, 6)")
+def _build_relu6(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.fn("clip", x, at.num("0"), at.num("6")), 1)
+
+
+@_structural("hardtanh", "hardtanh(x, min_val, max_val)", "clip(x, −1, 1) (bounds min_val, max_val)")
+def _build_hardtanh(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x, lo, hi: at.fn("clip", x, lo, hi), 1, (("min_val", "-1"), ("max_val", "1")))
+
+
+@_structural("hardsigmoid", "hardsigmoid(x)", "clip(x + 3, 0, 6)/6")
+def _build_hardsigmoid(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("div", at.fn("clip", at.op("add", x, at.num("3")), at.num("0"), at.num("6")), at.num("6")), 1)
+
+
+@_structural("hardswish", "hardswish(x)", "x clip(x + 3, 0, 6)/6")
+def _build_hardswish(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(
+        ck, call, lambda x: at.op("div", at.op("mul", x, at.fn("clip", at.op("add", x, at.num("3")), at.num("0"), at.num("6"))), at.num("6")), 1
+    )
+
+
+@_structural("celu", "celu(x, alpha)", "max(0, x) + min(0, α(e^{x/α} − 1)) (α = 1 by default)")
+def _build_celu(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+
+    def build(x: S.Expr, a: S.Expr) -> S.Expr:
+        return at.op("add", at.fn("relu", x), at.fn("min", at.num("0"), at.op("mul", a, at.fn("expm1", at.op("div", x, a)))))
+
+    return _rewrite(ck, call, build, 1, (("alpha", "1"),))
+
+
+#: SELU's constants (Klambauer et al., 2017), as PyTorch and JAX use them
+_SELU_ALPHA, _SELU_SCALE = "1.6732632423543772", "1.0507009873554805"
+
+
+@_structural("selu", "selu(x)", "λ elu(x, α), λ ≈ 1.0507, α ≈ 1.6733")
+def _build_selu(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.op("mul", at.num(_SELU_SCALE), at.S.Call("elu", (x, at.num(_SELU_ALPHA)), (), call.pos)), 1)
+
+
+def _loss(name: str, describe: str, pointwise: Callable[[_At, S.Expr, S.Expr, S.Expr | None], S.Expr], extra: tuple[tuple[str, str], ...] = ()):
+    """PyTorch's F.<name>(input, target, reduction='mean'): the pointwise loss, averaged,
+    summed ('sum') or kept ('none')."""
+    from .syntax import String
+
+    def build(ck: Checker, call: S.Call) -> Node:
+        names = ("reduction", *(k for k, _ in extra))
+        a, b, reduction, *rest = ck.args(call, 2, optional=names)
+        mode = "mean" if reduction is None else reduction.value if isinstance(reduction, String) else ""
+        if mode not in ("mean", "sum", "none"):
+            raise ck.arg_error(f"{call.func}'s reduction is 'mean', 'sum' or 'none'", reduction)
+        at = _At(call)
+        args = [r if r is not None else at.num(default) for r, (_, default) in zip(rest, extra)]
+        body = pointwise(at, a, b, *args)
+        return ck.node(body if mode == "none" else at.fn(mode, body))
+
+    _structural(name, f"{name}(input, target, reduction='mean')", describe)(build)
+
+
+_loss("mse_loss", "mean((input − target)²) (PyTorch's F.mse_loss)", lambda at, a, b: at.op("pow", at.op("sub", a, b), at.num("2")))
+_loss("l1_loss", "mean(|input − target|) (PyTorch's F.l1_loss)", lambda at, a, b: at.fn("abs", at.op("sub", a, b)))
+_loss(
+    "binary_cross_entropy",
+    "mean(−(t log p + (1 − t) log(1 − p))) (PyTorch's F.binary_cross_entropy)",
+    lambda at, p, t: at.neg(
+        at.op("add", at.op("mul", t, at.fn("log", p)), at.op("mul", at.op("sub", at.num("1"), t), at.fn("log", at.op("sub", at.num("1"), p))))
+    ),
+)
+_loss(
+    "binary_cross_entropy_with_logits",
+    "mean(softplus(z) − t z) = mean(−(t log σ(z) + (1 − t) log(1 − σ(z)))) (PyTorch's F.binary_cross_entropy_with_logits)",
+    lambda at, z, t: at.op("sub", at.fn("softplus", z), at.op("mul", t, z)),
+)
+_loss(
+    "huber_loss",
+    "mean of ½d² where |d| < δ, else δ(|d| − ½δ); d = input − target, δ = delta (1 by default)",
+    lambda at, a, b, delta: at.fn(
+        "where",
+        at.cmp("<", at.fn("abs", at.op("sub", a, b)), delta),
+        at.op("div", at.op("pow", at.op("sub", a, b), at.num("2")), at.num("2")),
+        at.op("mul", delta, at.op("sub", at.fn("abs", at.op("sub", a, b)), at.op("div", delta, at.num("2")))),
+    ),
+    (("delta", "1"),),
+)
+_loss(
+    "smooth_l1_loss",
+    "mean of ½d²/β where |d| < β, else |d| − ½β; d = input − target, β = beta (1 by default)",
+    lambda at, a, b, beta: at.fn(
+        "where",
+        at.cmp("<", at.fn("abs", at.op("sub", a, b)), beta),
+        at.op("div", at.op("pow", at.op("sub", a, b), at.num("2")), at.op("mul", at.num("2"), beta)),
+        at.op("sub", at.fn("abs", at.op("sub", a, b)), at.op("div", beta, at.num("2"))),
+    ),
+    (("beta", "1"),),
+)
+
+
+@_structural("sumsqr", "sumsqr(X)", "the sum of squared entries (MATLAB's sumsqr)")
+def _build_sumsqr(ck: Checker, call: S.Call) -> Node:
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.fn("sum", at.op("pow", x, at.num("2"))), 1)
+
+
+def _no_bound(b: S.Expr | None) -> bool:
+    """A clip bound that bounds nothing: omitted, None, inf or −inf."""
+    from .syntax import Name, Neg
+
+    if isinstance(b, Neg):
+        b = b.operand
+    return b is None or (isinstance(b, Name) and b.id in ("None", "inf"))
+
+
+@_structural(
+    "clip",
+    "clip(x, lo, hi), clamp(x, min=lo)",
+    "min(max(x, lo), hi), entry by entry (NumPy's clip, PyTorch's clamp); a bound None (or inf) bounds nothing",
+    aliases=("clamp",),
+)
+def _build_clip(ck: Checker, call: S.Call) -> Node:
+    x, lo, hi = ck.args(call, 1, optional=("min", "max"))
+    if _no_bound(lo) and _no_bound(hi):
+        raise ck.arg_error(f"{call.func}() needs a lower or an upper bound (None bounds nothing)", call)
+    at = _At(call)
+    out = x if _no_bound(lo) else at.fn("max", x, lo)
+    return ck.node(out if _no_bound(hi) else at.fn("min", out, hi))
 
 
 _NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
@@ -1006,8 +1186,9 @@ def _build_gelu(ck: Checker, call: S.Call) -> Node:
     mode = "none"
     if mode_ast is not None:
         mode = mode_ast.value if isinstance(mode_ast, String) else mode_ast.id if isinstance(mode_ast, Name) else ""
+        mode = {"True": "tanh", "False": "none"}.get(mode, mode)  # JAX's approximate=True/False
         if mode not in ("none", "tanh"):
-            raise ck.arg_error("gelu's approximate is 'none' (the exact x Φ(x)) or 'tanh'", mode_ast)
+            raise ck.arg_error("gelu's approximate is 'none' (the exact x Φ(x)) or 'tanh' (JAX: False or True)", mode_ast)
     at = _At(call)
     half_x = at.op("div", x_ast, at.num("2"))
     if mode == "none":
@@ -1030,7 +1211,9 @@ def _build_log_softmax(ck: Checker, call: S.Call) -> Node:
     s = z.shape
     if s.is_scalar:
         return B.ZERO
-    over = _over(s, None if axis is None else ck.axis(axis, call))
+    if _all_entries(axis) and s.is_matrix:  # over every entry
+        return B.add(z, B.neg(B.broadcast(LogSumExp(Vec(z)), s)))
+    over = _over(s, None if axis is None or _all_entries(axis) else ck.axis(axis, call))
     if over == "single":
         return B.zero(s)
     # log Σ exp of the vector, of each row (a column) or of each column (a row)
@@ -1135,7 +1318,10 @@ def _build_kron(ck: Checker, call: S.Call) -> Node:
     a, b = ck.node(a_ast), ck.node(b_ast)
     if a.shape.is_scalar or b.shape.is_scalar:
         return B.mul(a, b)
-    return Kron(a, b)
+    out = Kron(a, b)
+    ck.note_product(out.shape.rows, a.shape.rows, b.shape.rows)
+    ck.note_product(out.shape.cols, a.shape.cols, b.shape.cols)
+    return out
 
 
 @_structural("vec", "vec(X)", "the columns of X stacked into one vector")
@@ -1146,13 +1332,60 @@ def _build_vec(ck: Checker, call: S.Call) -> Node:
         return x
     if x.shape.is_row:
         return B.transpose(x)
-    return Vec(x)
+    out = Vec(x)
+    ck.note_product(out.shape.rows, x.shape.rows, x.shape.cols)
+    return out
 
 
-@_structural("transpose", "transpose(X)", "Xᵀ")
+@_structural(
+    "transpose",
+    "transpose(X), X.transpose(0, 1), X.permute(1, 0)",
+    "Xᵀ (with axes: PyTorch's transpose(-2, -1) and permute(1, 0), NumPy's swapaxes(0, 1))",
+    aliases=("swapaxes", "permute"),
+)
 def _build_transpose(ck: Checker, call: S.Call) -> Node:
+    from .syntax import Neg, Number
+
+    if len(call.args) != 3 or call.keywords:  # transpose(X); permute(X, 1, 0) has three too
+        (x_ast,) = ck.args(call, 1)
+        return B.transpose(ck.node(x_ast))
+    x_ast, a_ast, b_ast = call.args
+
+    def axis(e: S.Expr) -> int | None:  # 0 and 1, or −2 and −1, of a 2-D array
+        neg = isinstance(e, Neg)
+        e = e.operand if neg else e
+        if not isinstance(e, Number) or e.text not in ("0", "1", "2"):
+            return None
+        k = int(e.text)
+        return (2 - k) if neg and k in (1, 2) else None if neg else k if k < 2 else None
+
+    a, b = axis(a_ast), axis(b_ast)
+    if a is None or b is None:
+        raise ck.arg_error(f"{call.func}() of a matrix takes the axes 0 and 1 (or −2 and −1)", call)
+    x = ck.node(x_ast)
+    if call.func == "permute":  # the new order of the axes: (1, 0) swaps them, (0, 1) keeps them
+        if a == b:
+            raise ck.arg_error("permute() needs each axis once: permute(1, 0)", call)
+        return x if a == 0 else B.transpose(x)
+    return x if a == b else B.transpose(x)
+
+
+def _size(ck: Checker, d: Dim) -> Node:
+    return B.const(d.coef) if d.is_int else DimValue(d)
+
+
+@_structural("numel", "numel(X)", "the number of entries (PyTorch's x.numel(), MATLAB's numel)")
+def _build_numel(ck: Checker, call: S.Call) -> Node:
     (x_ast,) = ck.args(call, 1)
-    return B.transpose(ck.node(x_ast))
+    x = ck.node(x_ast)
+    return _size(ck, x.shape.rows * x.shape.cols)
+
+
+@_structural("len", "len(x)", "the length of a vector, the number of rows of a matrix (Python's len)")
+def _build_len(ck: Checker, call: S.Call) -> Node:
+    (x_ast,) = ck.args(call, 1)
+    x = ck.node(x_ast)
+    return _size(ck, x.shape.cols if x.shape.is_row else x.shape.rows)
 
 
 @_structural("pow", "pow(x, p)", "elementwise power x^p", aliases=("power",))

@@ -166,6 +166,12 @@ def parse_declaration(text: str) -> tuple[str, Declaration]:
 
 #: names that mean the number π unless declared as variables
 PI_NAMES = frozenset({"pi", "π"})
+#: Python and NumPy names that are not numbers (unless declared as variables), and where they may stand
+NOT_VALUES = {
+    "None": "as a bound of clip it means no bound",
+    "inf": "as a bound of clip it means no bound; norm(x, inf) is the largest |entry|",
+    "nan": "not a number",
+}
 
 
 def conventional_kind(name: str) -> str:
@@ -200,7 +206,7 @@ class Checked:
     declared: dict[str, Var] = Factory(dict)  # declared but maybe unused
 
 
-_KEYWORD_ALIASES = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof"}
+_KEYWORD_ALIASES = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "a_min": "min", "a_max": "max", "p": "ord"}
 
 
 class Checker:
@@ -217,6 +223,8 @@ class Checker:
         #: undeclared names the convention makes scalars but the expression uses as vectors
         self.vector_hints: set[str] = set()
         self.name_uses: dict[str, int] = {}
+        #: sizes that are products of other sizes: vec(X) (rows·cols), A ⊗ B (side by side)
+        self.products: list[tuple[Dim, tuple[Dim, ...]]] = []
         #: when true, x^T (with T used nowhere else) is read as a transpose
         self.caret_t_is_transpose = False
         #: the syntax nodes whose value NumPy holds as a 1-D array, by id: a reduction along
@@ -327,7 +335,35 @@ class Checker:
         try:
             return self.solver.unify(a, b)
         except DimMismatch:
+            if self._unify_factors(a, b):
+                return self.unify(a, b, at, message)
             raise self.error(message() if callable(message) else message, at) from None
+
+    def note_product(self, product: Dim, *factors: Dim) -> None:
+        """Record that ``product`` is the size of a vec or Kronecker product of sides ``factors``."""
+        if not product.is_int:
+            self.products.append((product, factors))
+
+    def _unify_factors(self, a: Dim, b: Dim) -> bool:
+        """m·n = p·q cannot be solved in general; where both products are sizes of vec(X) or
+        A ⊗ B (vec(X)ᵀvec(C), tr(A ⊗ X)) unify them side by side: m = p and n = q."""
+        solver = self.solver
+        a, b = solver.resolve(a), solver.resolve(b)
+
+        def factors(d: Dim) -> tuple[Dim, ...] | None:
+            return next((fs for p, fs in reversed(self.products) if solver.resolve(p) == d), None)
+
+        fa, fb = factors(a), factors(b)
+        if fa is None or fb is None or len(fa) != len(fb):
+            return False
+        saved = dict(solver.binding)
+        try:
+            for x, y in zip(fa, fb):
+                solver.unify(x, y)
+        except DimMismatch:
+            solver.binding = saved
+            return False
+        return solver.resolve(a) != a or solver.resolve(b) != b
 
     def resolve_node(self, n: Node) -> Node:
         return n  # shapes are resolved once, at the end (see check)
@@ -396,6 +432,10 @@ class Checker:
         return method(e)
 
     def _Number(self, e: S.Number) -> Node:
+        if len(e.text) == 1 and not e.text.isdigit():  # ½, ¾: a vulgar fraction
+            import unicodedata
+
+            return B.const(Fraction(unicodedata.numeric(e.text)).limit_denominator(10))
         m = re.search(r"[eE]([+-]?\d+)$", e.text)
         if len(e.text) > 400 or (m and abs(int(m.group(1)[:8])) > MAX_EXPONENT + 400):
             raise LimitError(f"the number {brief(e.text)} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
@@ -411,8 +451,13 @@ class Checker:
         raise self.error(f"'{e.value}' is an option, allowed only where a function takes one (norm(X, 'fro'))", e)
 
     def _Name(self, e: S.Name) -> Node:
-        if e.id in PI_NAMES and e.id not in self.declarations:
-            return Pi()
+        if e.id not in self.declarations:
+            if e.id in PI_NAMES:
+                return Pi()
+            if e.id in ("True", "False"):  # Python's booleans, as NumPy counts them
+                return B.const(int(e.id == "True"))
+            if e.id in NOT_VALUES:
+                raise self.unsupported(f"{e.id} is not a value matcalc can differentiate ({NOT_VALUES[e.id]})", e)
         return self.variable(e.id)
 
     def _Neg(self, e: S.Neg) -> Node:

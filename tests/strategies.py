@@ -643,8 +643,32 @@ class Gen:
         """The activations matcalc writes with other functions (silu, elu, leaky_relu, …)."""
         fn = self.pick(
             ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt",
-             "ones_like", "zeros_like", "is_max", "is_min"]
+             "ones_like", "zeros_like", "is_max", "is_min", "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid",
+             "hardtanh", "rsqrt", "logit", "loss", "sizes"]
         )
+        if fn == "sizes" and s == SCALAR:  # numel(X), len(x): a dimension as a number
+            sh = self.any_shape()
+            a = self.expr(sh, d)
+            which = self.pick(["numel", "len"])
+            return G(self.call(which, a.text), ATOM, s, float(size(sh[0]) * size(sh[1])), a.vars)
+        if fn == "loss" or fn == "sizes":  # PyTorch's losses of an input and a target
+            loss = self.pick(["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr"])
+            sh = self.any_shape() if s == SCALAR else s
+            a, b = (self.tame(self.expr(sh, d), 3.0) for _ in range(2))
+            if loss == "binary_cross_entropy":
+                a = self.fn("sigmoid", a, 1.0)
+            if loss == "sumsqr":
+                return G(self.call(loss, a.text), ATOM, SCALAR, a.bound**2 * size(sh[0]) * size(sh[1]), a.vars) if s == SCALAR else self.p_rewritten(s, d)
+            reduction = self.pick(["", ", reduction='mean'", ", reduction='sum'"]) if s == SCALAR else ", reduction='none'"
+            text = self.call(loss, a.text, b.text)[:-1] + reduction + ")"
+            return G(text, ATOM, s, 20.0 * (1 + a.bound) * (1 + b.bound) * size(sh[0]) * size(sh[1]), a.vars | b.vars)
+        if fn in ("rsqrt", "logit"):  # √ of a positive argument; logit of a probability
+            if fn == "rsqrt":
+                a = self.positive(s, d)
+                assert a.lo is not None
+                return G(self.call(fn, a.text), ATOM, s, a.lo**-0.5, a.vars)
+            a = self.fn("sigmoid", self.tame(self.expr(s, d), 3.0), 1.0)
+            return G(self.call(fn, a.text), ATOM, s, 4.0, a.vars)
         if fn in ("is_max", "is_min"):  # the 0/1 mask of the largest (smallest) entries
             a = self.expr(s, d)
             return G(self.call(fn, a.text), ATOM, s, 1.0, a.vars)
@@ -657,8 +681,8 @@ class Gen:
             return G(self.call(fn, a.text), ATOM, s, 1 / a.lo if fn == "reciprocal" else a.bound ** (1 / 3), a.vars)
         if fn == "clip":
             a = self.tame(self.expr(s, d), 6.0)
-            lo, hi = self.pick([("-1", "1"), ("0", "2"), ("-0.5", "3")])
-            return G(self.call(fn, a.text, lo, hi), ATOM, s, 3.0, a.vars)
+            lo, hi = self.pick([("-1", "1"), ("0", "2"), ("-0.5", "3"), ("0", "None"), ("None", "1"), ("min=0", ""), ("-1", "max=2")])
+            return G(self.call(fn, a.text, *(b for b in (lo, hi) if b)), ATOM, s, max(3.0, a.bound), a.vars)
         if fn == "where":
             c, a, b = (self.tame(self.expr(s, d), 6.0) for _ in range(3))
             text = self.call(fn, f"{c.text} {self.pick(['>', '<=', '<', '>='])} 0", a.text, b.text)
@@ -678,7 +702,9 @@ class Gen:
         if fn == "log_softmax" and s != SCALAR and self.coin(0.4):
             extra = self.pick([", axis=0", ", axis=1", ", 1"]) if self.dialect == "numpy" else self.pick([", 1", ", 2"])
         n = size(s[0]) * size(s[1])
-        bound = {"silu": a.bound + 1, "log_sigmoid": a.bound + 1, "leaky_relu": a.bound, "elu": 2 * a.bound + 2, "gelu": a.bound + 1, "erfc": 2.0}.get(
+        bound = {"silu": a.bound + 1, "log_sigmoid": a.bound + 1, "leaky_relu": a.bound, "elu": 2 * a.bound + 2, "gelu": a.bound + 1, "erfc": 2.0,
+                 "relu6": 6.0, "mish": a.bound + 1, "selu": 3 * a.bound + 3, "celu": 2 * a.bound + 2, "softsign": 1.0, "hardswish": a.bound + 3,
+                 "hardsigmoid": 1.0, "hardtanh": 1.0}.get(
             fn, 2 * a.bound + math.log(n) + 1
         )
         return G(self.call(fn, a.text)[:-1] + extra + ")", ATOM, s, bound, a.vars)
@@ -1000,6 +1026,8 @@ STRUCTURAL: frozenset[str] = frozenset(
         "logsumexp", "eye", "ones", "zeros", "vector", "matrix", "kron", "vec", "transpose", "pow",
         "matrix_power", "dim", "unvec", "commutation", "expm", "silu", "log_sigmoid", "leaky_relu", "elu",
         "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin", "ones_like", "zeros_like", "solve", "matmul", "vdot", "inner", "is_max", "is_min",
+        "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid", "hardtanh", "rsqrt", "logit", "numel", "len",
+        "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr",
     }
 )  # fmt: skip
 

@@ -714,7 +714,11 @@ NEW_FUNCTION_ERRORS = [
     ("var(x, 1, 2)", "argument error: var() takes the array and an axis by position", 10),
     ("var(x, ddof=0.5)", "argument error: var()'s ddof is a whole number", 12),
     ("max(x, keepdims=True)", "argument error: keepdims needs an axis here", 16),
-    ("clip(x, 1)", "argument error: clip() takes 3 arguments, got 2", 0),
+    ("clip(x)", "argument error: clip() needs a lower or an upper bound", 0),
+    ("clip(x, None, None)", "argument error: clip() needs a lower or an upper bound", 0),
+    ("x*None", "unsupported: None is not a value matcalc can differentiate", 2),
+    ("transpose(x, 0, 3)", "argument error: transpose() of a matrix takes the axes 0 and 1", 0),
+    ("mse_loss(x, 2*x, reduction='avg')", "argument error: mse_loss's reduction is 'mean', 'sum' or 'none'", 27),
 ]
 
 
