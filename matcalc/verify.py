@@ -1251,6 +1251,35 @@ class _SympyCheck:
         return None
 
 
+def _within(seconds: float, proof: Callable[[], str | None]) -> str | None:
+    """``proof()``, cut off after ``seconds`` (its own budget is checked only between entries,
+    and SymPy's cancel of one entry of a softmax Jacobian can run for minutes).  SymPy is
+    pure Python, so a timer signal interrupts it; outside the main thread (no signals)
+    the proof runs on its own budget."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return proof()
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _Expired
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 0.5)
+    try:
+        return proof()
+    except _Expired:
+        return "time limit"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class _Expired(BaseException):
+    """The timer of :func:`_within` (a BaseException, so no ``except Exception`` in SymPy swallows it)."""
+
+
 def check_derivative(
     d: Derivative, *, seed: int = 0, exact_timeout: float = 1.0, points: int = POINTS, point_budget: float = 2.0
 ) -> CheckReport:
@@ -1338,7 +1367,7 @@ def _check(sp, d: Derivative, seed: int, exact_timeout: float, points: int, poin
             break
     if checker is not None:
         report.methods.append(f"SymPy at {report.points} random rational point{'s' * (report.points != 1)}: agree")
-        why = checker.exact(exact_timeout) if exact_timeout > 0 else "turned off"
+        why = _within(exact_timeout, lambda: checker.exact(exact_timeout)) if exact_timeout > 0 else "turned off"
         if why is None:
             report.exact = True
             report.methods.append("SymPy symbolically: every entry's difference simplifies to 0")
