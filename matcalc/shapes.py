@@ -227,6 +227,8 @@ class Checker:
         self.products: list[tuple[Dim, tuple[Dim, ...]]] = []
         #: when true, x^T (with T used nowhere else) is read as a transpose
         self.caret_t_is_transpose = False
+        #: the source looks like pasted NumPy/PyTorch code (see :meth:`vectors_along_rows`)
+        self.numpy_code = False
         #: the syntax nodes whose value NumPy holds as a 1-D array, by id: a reduction along
         #: an axis (sum(X, axis=0)) and elementwise arithmetic on such results.  They are
         #: columns here, but NumPy broadcasts a 1-D array against a matrix as a row, and
@@ -262,6 +264,7 @@ class Checker:
         self.vector_hints -= set(self.declarations)
         self.vector_hints = {n for n in self.vector_hints if conventional_kind(n) == "scalar"}
         self.caret_t_is_transpose = t_powers > 0 and t_powers == t_uses and "T" not in self.declarations
+        self.numpy_code = self.syntax == "numpy" and bool(_NUMPY_CODE.search(self.source))
 
     # ------------------------------------------------------------ variables
 
@@ -485,6 +488,32 @@ class Checker:
             self._mark(e)
         return result
 
+    def vectors_along_rows(self, nodes: list[Node]) -> list[Node]:
+        """A vector beside a matrix, in NumPy code, is a 1-D array: NumPy lines it up with the
+        matrix's columns, so X @ W + b adds b to every row.  It is read so when its length
+        is already the number of columns (and not of rows), or, in code pasted from NumPy
+        or PyTorch (np.sum, X.sum(), F.relu), when it can be.  Otherwise a vector is a
+        column, in the matrix-calculus habit: W₁X + b₁ adds b₁ to every column."""
+        shapes = [self.shape(n) for n in nodes]
+        wide = [s for s in shapes if not s.rows.is_one and not s.cols.is_one]
+        if not wide:
+            return nodes
+        out = list(nodes)
+        for i, s in enumerate(shapes):
+            if not (s.cols.is_one and not s.rows.is_one):
+                continue
+            m = wide[0]
+            n = s.rows
+            if n != m.cols:
+                if n == m.rows or not self.numpy_code:
+                    continue
+                try:
+                    self.solver.unify(n, m.cols)
+                except DimMismatch:
+                    continue  # it cannot be a row: the column reading (or its error) stands
+            out[i] = B.transpose(nodes[i])
+        return out
+
     def flat_operands(self, nodes: list[Node], asts: Sequence[S.Expr], at: S.Expr) -> list[Node]:
         """Orient the 1-D operands of an elementwise operation as NumPy does.
 
@@ -705,6 +734,8 @@ class Checker:
         NumPy's 1-D results are oriented first, see :meth:`flat_operands`)."""
         if self.flat:
             nodes = self.flat_operands(nodes, asts, at)
+        if self.syntax == "numpy":
+            nodes = self.vectors_along_rows(nodes)
         shapes = [self.shape(n) for n in nodes]
         rows: Dim = ONE
         cols: Dim = ONE
@@ -809,6 +840,11 @@ class Checker:
             return n
 
         return map_bottom_up(root, rebuild), variables, names
+
+
+#: Marks of code pasted from NumPy, PyTorch, JAX or TensorFlow: a module-qualified call
+#: (np.sum, F.relu) or a method call (X.sum(), x.mean(axis=0))
+_NUMPY_CODE = re.compile(r"\b(?:np|numpy|jnp|jax|torch|F|nn|tf|scipy)\.\w|\.[A-Za-z_]\w*\s*\(")
 
 
 def _t_exponent(e: S.Expr) -> str | None:

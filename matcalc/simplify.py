@@ -409,8 +409,11 @@ def transpose_of_symmetric(n: Transpose) -> Node | None:
 
 @rule(Transpose)
 def transpose_of_structured(n: Transpose) -> Node | None:
-    """broadcast(a)ᵀ → broadcast(aᵀ);  K₍r,c₎ᵀ → K₍c,r₎;  (A ⊗ B)ᵀ → Aᵀ ⊗ Bᵀ;  (A > B)ᵀ → (Aᵀ > Bᵀ)"""
+    """broadcast(a)ᵀ → broadcast(aᵀ);  K₍r,c₎ᵀ → K₍c,r₎;  (A ⊗ B)ᵀ → Aᵀ ⊗ Bᵀ;  (A > B)ᵀ → (Aᵀ > Bᵀ);
+    (𝟙ᵀA)ᵀ → Aᵀ𝟙"""
     a = n.arg
+    if isinstance(a, Sum) and a.axis is not None:
+        return Sum(B.transpose(a.arg), 1 - a.axis)
     if isinstance(a, Broadcast):
         return B.broadcast(B.transpose(a.arg), a.target.T)
     if isinstance(a, Commutation):

@@ -683,7 +683,8 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
     ("foo(x)", "x", {}),
     ("sum(x", "x", {}),
     ("sum(x)", "y", {}),  # y does not occur
-    ("x'*A*x", "x", {"shapes": {"A": "m x n"}}),  # declared rectangular A in a quadratic form
+    ("x'*A*x", "x", {"shapes": {"A": "m x n"}, "syntax": "matlab"}),  # declared rectangular A in a quadratic form
+    ("x.T@A@x", "x", {"shapes": {"A": "m x n"}}),
     ("logdet(X)", "X", {"shapes": {"X": "3 x 4"}}),
     ("A\\b", "b", {"syntax": "matlab", "shapes": {"b": "scalar"}}),  # a declared scalar right-hand side
     ("A/B", "B", {"syntax": "matlab", "shapes": {"B": "m x n"}}),  # right division by a declared non-square matrix

@@ -688,14 +688,31 @@ def test_cli_reads_an_expression_that_starts_with_a_minus(capsys) -> None:
     assert "unrecognized arguments: -y" in capsys.readouterr().err
 
 
-def test_a_bias_added_to_every_row_gets_a_hint() -> None:
-    """X@W + b with a declared k-vector b: NumPy adds a 1-D b to every row; here vectors
-    are columns, and the message says how to write the row."""
-    with pytest.raises(matcalc.MatcalcError) as info:
-        matcalc.diff("sum(relu(X@W + b))", "W", shapes={"X": "m x d", "W": "d x k", "b": "k"})
-    assert "write b.T" in info.value.render()
-    d = matcalc.diff("sum(relu(X@W + b.T))", "b", shapes={"X": "m x d", "W": "d x k", "b": "k"})
+def test_a_bias_added_to_every_row() -> None:
+    """X@W + b with a declared k-vector b: NumPy adds a 1-D b to every row, and so does
+    matcalc when b is as long as the rows are wide (b.T says the same); where b's length
+    fits neither side, the message says how a row is written."""
+    shapes = {"X": "m x d", "W": "d x k", "b": "k"}
+    d = matcalc.diff("sum(relu(X@W + b))", "b", shapes=shapes)
+    assert d.node is matcalc.diff("sum(relu(X@W + b.T))", "b", shapes=shapes).node
     assert d.check(exact_timeout=0).passed
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.diff("sum(relu(X@W + b))", "W", shapes={"X": "m x d", "W": "d x k", "b": "j"})
+    assert "shapes do not match or broadcast" in info.value.render()
+
+
+def test_a_vector_beside_a_matrix_in_numpy_code_is_a_row() -> None:
+    """In code pasted from NumPy (np.sum, X.sum()) an undeclared-length vector beside a matrix
+    is NumPy's 1-D array, added to every row; written as mathematics (W₁X + b₁) it is a
+    column, added to every column."""
+    vector = {"b": "vector"}
+    for code in ("np.sum(X @ W + b)", "(X @ W + b).sum()", "torch.relu(X @ W + b).sum()"):
+        got = matcalc.shape(code, shapes=vector)
+        assert got["b"] == got["W"].split("×")[1], (code, got)
+    got = matcalc.shape("sum(W1 @ X + b1)", shapes={"b1": "vector"})
+    assert got["b1"] == got["W1"].split("×")[0], got
+    d = matcalc.diff("np.sum(np.tanh(X @ W + v))", "v")
+    assert d.text == "(1 − tanh(XW + 𝟙vᵀ)²)ᵀ𝟙" or d.check(exact_timeout=0).passed, d.text
 
 
 def test_expm_without_a_closed_form_points_at_the_call() -> None:
