@@ -856,6 +856,51 @@ def _t_exponent(e: S.Expr) -> str | None:
     return None
 
 
+def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration]) -> tuple[Node, dict[str, Var]]:
+    ck = Checker(text, syntax, declarations)
+    ck.scan(tree)
+    try:
+        from .deep import call_deep
+
+        def run() -> tuple[Node, dict[str, Var], dict[str, Dim]]:
+            root = ck.node(tree)
+            # declared variables that the expression does not use still get their shapes
+            for name in declarations:
+                ck.variable(name)
+            return ck.finish(root)
+
+        expr, variables, _ = call_deep(run)
+    except MatcalcError as e:
+        raise e.with_source(text) from None
+    return expr, variables
+
+
+#: Names textbooks give sizes (samples, dimensions), which the a–g/h–z/A–Z convention
+#: would make vectors or matrices
+SIZE_NAMES = frozenset({"n", "m", "k", "N", "M", "K"})
+
+
+def _size_names(tree: S.Expr, declarations: Mapping[str, Declaration]) -> set[str]:
+    """The undeclared size names used only as numbers are: operands of + − * / ^ and of
+    elementwise functions (never of @, a transpose or a structural function)."""
+    from .registry import FUNCTIONS, Elementwise
+
+    candidates = {n for n in S.names(tree) if n in SIZE_NAMES and n not in declarations}
+    if not candidates:
+        return set()
+    stack: list[S.Expr] = [tree]
+    while stack and candidates:
+        e = stack.pop()
+        kids = list(S.children(e))
+        numeric = (isinstance(e, S.BinOp) and e.op in ("add", "sub", "mul", "div", "pow")) or isinstance(e, S.Neg) or (
+            isinstance(e, S.Call) and isinstance(FUNCTIONS.get(e.func), Elementwise)
+        )
+        if not numeric:
+            candidates -= {k.id for k in kids if isinstance(k, S.Name)}
+        stack.extend(kids)
+    return candidates
+
+
 def check(
     source: str | S.Expr,
     shapes: Mapping[str, object] | None = None,
@@ -880,21 +925,18 @@ def check(
     else:
         tree = source
         text = unparse(tree, syntax)
-    ck = Checker(text, syntax, declarations)
-    ck.scan(tree)
-    try:
-        from .deep import call_deep
-
-        def run() -> tuple[Node, dict[str, Var], dict[str, Dim]]:
-            root = ck.node(tree)
-            # declared variables that the expression does not use still get their shapes
-            for name in declarations:
-                ck.variable(name)
-            return ck.finish(root)
-
-        expr, variables, _ = call_deep(run)
-    except MatcalcError as e:
-        raise e.with_source(text) from None
+    expr, variables = _checked(tree, text, syntax, declarations)
+    if not expr.shape.is_scalar:
+        # N, n, k as textbooks use them (−N/2 logdet S, sum(x)/n): sizes, so scalars, where
+        # the convention's matrix or vector would make a scalar objective a matrix
+        sizes = _size_names(tree, declarations)
+        if sizes:
+            try:
+                retry = _checked(tree, text, syntax, {**declarations, **{name: Declaration(()) for name in sizes}})
+            except MatcalcError:
+                retry = None
+            if retry is not None and retry[0].shape.is_scalar:
+                expr, variables = retry
     names = set(S.names(tree))
     used = {k: v for k, v in variables.items() if k in names}
     declared = {k: v for k, v in variables.items() if k in declarations}

@@ -616,6 +616,11 @@ PROBLEMS: list[Problem] = [
     P("np_where_leaky", GB, "sum(np.where(W@x > 0, W@x, 0.2*(W@x)))", "W", "((W@x > 0) + 0.2*(W@x <= 0))@x.T"),
     P("np_reciprocal", GB, "sum(np.reciprocal(x))", "x", "-1/x**2"),
     P("np_cbrt", GB, "sum(np.cbrt(x))", "x", "1/(3*abs(x)**(2/3))"),
+    # N, n, k as sizes: scalars where the naming convention would make the objective a matrix
+    P("wishart_sample_size", MN, "-N/2*logdet(S) - 0.5*tr(inv(S)@C)", "S", "(inv(S).T@C.T@inv(S).T - N*inv(S).T)/2"),
+    P("mse_over_batch_size", GB, "sum((X@w - y)^2)/N", "w", "2*X.T@(X@w - y)/N"),
+    P("kl_gaussians_dimension", MN, "0.5*(tr(inv(S2)@S1) + (m2-m1)'*inv(S2)*(m2-m1) - n + log(det(S2)) - log(det(S1)))", "S1",
+      "(inv(S2).T - inv(S1).T)/2", syntax="matlab", shapes={"m1": "vector", "m2": "vector"}),
     # library spellings read as the library means them
     P("np_clip_open_bound", GB, "np.clip(x, 0, None).sum()", "x", "(x > 0)*1.0"),
     P("torch_clamp_min", GB, "torch.clamp(W@x, min=0).sum()", "W", "(W@x > 0)@x.T"),
