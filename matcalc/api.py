@@ -147,20 +147,35 @@ def _parse_assumptions(assume: Sequence[str] | str | None, checked: Checked, sha
         return ()
     if isinstance(assume, str):
         assume = [assume]
+    from .simplify import simplify
+
     out = []
-    decl = {k: str(v.shape) if not v.shape.is_scalar else "scalar" for k, v in checked.variables.items()}
     decl = {k: _decl_text(v) for k, v in checked.variables.items()}
     for text in assume:
-        if "=" not in text:
+        at = _equals_sign(text)
+        if at is None:
             raise MatcalcError(f"an assumption is an equation such as 'sum(y) = 1', not {text!r}")
-        lhs, _, rhs = text.partition("=")
+        lhs, rhs = text[:at], text[at + 1 :]
         merged = {**decl, **(shapes or {})}
-        a = check(lhs, merged, syntax).expr
+        # simplified as the result is, so Y@ones(k) = ones(N) finds sum(Y, 1) there
+        a = simplify(check(lhs, merged, syntax).expr)
         b = check(rhs, merged, syntax).expr
         if a.shape != b.shape and not b.shape.is_scalar:
             raise MatcalcError(f"the two sides of {text!r} differ in shape ({a.shape} and {b.shape})")
         out.append((a, B.broadcast(b, a.shape)))
     return tuple(out)
+
+
+def _equals_sign(text: str) -> int | None:
+    """The position of the equation's '=': outside parentheses (sum(Y, axis=1) = 1), not
+    part of ==, <= or >=."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += c in "(["
+        depth -= c in ")]"
+        if c == "=" and depth == 0 and text[i - 1 : i] not in ("=", "<", ">", "!") and text[i + 1 : i + 2] != "=":
+            return i
+    return None
 
 
 def _decl_text(v: Var) -> str:

@@ -1412,6 +1412,26 @@ def _opposite(a: Node, b: Node) -> bool:
 
 
 @rule(Add)
+def sigmoid_complement(n: Add) -> Node | None:
+    """c F σ(a) + c F σ(−a) → c F  (σ(−a) = 1 − σ(a))"""
+    seen: dict[tuple, int] = {}
+    for i, t in enumerate(n.terms):
+        c, rest = split_coef(t)
+        fs = rest.factors if isinstance(rest, Mul) else (rest,)
+        for j, f in enumerate(fs):
+            if not (isinstance(f, Apply) and f.fn is SIGMOID):
+                continue
+            others = fs[:j] + fs[j + 1 :]
+            a = f.args[0]
+            k = seen.get((c, others, B.neg(a)))
+            if k is not None and k != i:
+                whole = B.broadcast(B.mul(Const(c), *others) if others else Const(c), n.shape)
+                return B.add(*[u for m, u in enumerate(n.terms) if m not in (i, k)], whole, shape=n.shape)
+            seen[(c, others, a)] = i
+    return None
+
+
+@rule(Add)
 def opposite_differences(n: Add) -> Node | None:
     """A(m − x)(xᵀ − mᵀ) + A(x − m)(mᵀ − xᵀ) → 2A(m − x)(xᵀ − mᵀ): products equal up to
     negated differences (each flip a sign) are like terms"""
@@ -1697,7 +1717,7 @@ def logsumexp_shift(n: LogSumExp) -> Node | None:
 
 @rule(Sum)
 def sum_rules(n: Sum) -> Node | None:
-    """sum(c A) → c sum(A);  sum(𝟙) → n;  sum(broadcast(c)) → n c;  sum(Aᵀ) → sum(A);  sum(sum(A, k)) → sum(A);
+    """sum(c A) → c sum(A);  sum(𝟙) → n;  I𝟙 → 𝟙;  sum(broadcast(c)) → n c;  sum(Aᵀ) → sum(A);  sum(sum(A, k)) → sum(A);
     sum(softmax(z)) → 1;  sum(A + B) → sum(A) + sum(B) when smaller"""
     a = n.arg
     if isinstance(a, Mul):
@@ -1710,6 +1730,8 @@ def sum_rules(n: Sum) -> Node | None:
             return DimValue(a.shape.size) if not a.shape.size.is_int else B.const(a.shape.size.coef)
         k = a.shape.rows if n.axis == 0 else a.shape.cols
         return B.mul(DimValue(k), Ones(n.shape))
+    if isinstance(a, Identity):  # I𝟙 → 𝟙;  sum(I) → n
+        return _dim(a.n) if n.axis is None else B.ones(n.shape)
     if isinstance(a, Broadcast) and a.arg.shape.is_scalar and n.axis is None:
         return B.mul(_dim(a.shape.size), a.arg)
     if n.axis is None and isinstance(a, Transpose):
@@ -1806,10 +1828,15 @@ def power_rules(n: Pow) -> Node | None:
 
 @rule(Broadcast)
 def broadcast_rules(n: Broadcast) -> Node | None:
-    """broadcast(broadcast(a)) → broadcast(a);  broadcast(c a) → c broadcast(a) for a constant c"""
+    """broadcast(broadcast(a)) → broadcast(a);  broadcast(c a) → c broadcast(a) for a constant c;
+    broadcast(a𝟙) → broadcast(a) for a scalar a ((𝟙/N)𝟙ᵀ ⊙ S → S/N)"""
     a = n.arg
     if isinstance(a, Broadcast):
         return B.broadcast(a.arg, n.target)
+    if isinstance(a, Ones):
+        return B.ones(n.target)
+    if isinstance(a, Mul) and all(f.shape.is_scalar or isinstance(f, Ones) for f in a.factors):
+        return B.broadcast(B.mul(*[f for f in a.factors if f.shape.is_scalar]), n.target)
     if isinstance(a, Mul) and isinstance(a.factors[0], Const) and len(a.factors) > 1:
         c, rest = split_coef(a)
         return B.mul(Const(c), B.broadcast(rest, n.target))

@@ -621,6 +621,12 @@ PROBLEMS: list[Problem] = [
     P("mse_over_batch_size", GB, "sum((X@w - y)^2)/N", "w", "2*X.T@(X@w - y)/N"),
     P("kl_gaussians_dimension", MN, "0.5*(tr(inv(S2)@S1) + (m2-m1)'*inv(S2)*(m2-m1) - n + log(det(S2)) - log(det(S1)))", "S1",
       "(inv(S2).T - inv(S1).T)/2", syntax="matlab", shapes={"m1": "vector", "m2": "vector"}),
+    # σ(−z) = 1 − σ(z); a trace or diagonal of a log-softmax (contrastive losses): I𝟙 = 𝟙
+    P("bce_log_sigmoid", GB, "-sum(y*log_sigmoid(z) + (1 - y)*log_sigmoid(-z))", "z", "sigmoid(z) - y"),
+    P("infonce_trace", AT, "-np.trace(log_softmax(A @ B.T / tau, axis=1))", "A", "(softmax(A@B.T/tau) - eye(m))@B/tau",
+      shapes={"A": "m x d", "B": "m x d"}),
+    P("infonce_diag_mean", AT, "-mean(diag(log_softmax(A@B.T/tau)))", "A", "(softmax(A@B.T/tau) - eye(m))@B/(m*tau)",
+      shapes={"A": "m x d", "B": "m x d"}),
     # library spellings read as the library means them
     P("np_clip_open_bound", GB, "np.clip(x, 0, None).sum()", "x", "(x > 0)*1.0"),
     P("torch_clamp_min", GB, "torch.clamp(W@x, min=0).sum()", "W", "(W@x > 0)@x.T"),

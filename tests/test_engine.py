@@ -214,6 +214,7 @@ SIMPLIFY_RULE_CASES = {
     "vec_trick": [("det(X)", "X", {"order": 2})],
     "outer_quotient": [("exp(x)/(ones(n)'@exp(x))", "x", {})],  # softmax spelled with 𝟙ᵀ: not simplified before differentiating
     "constant_radicals": [("sqrt(2)*sqrt(pi)*x'@x", "x", {}), ("x'@x/sqrt(2)/sqrt(3)", "x", {})],
+    "sigmoid_complement": [("a*sum(sigmoid(x) + sigmoid(-x))", "a", {})],
     "opposite_differences": [("(x-m).T@A@(y-z) + (m-x).T@A@(z-y)", "A", {"m": "n"})],
     "indicator_power": [("sum(relu(x)*relu(x))", "x", {"order": 2}), ("(x>0)*(x>0)*y", "y", {})],
 }
@@ -330,3 +331,14 @@ def test_numeric_check_finds_sizes_where_a_gram_matrix_is_invertible():
     d = matcalc.diff("logdet(X@X.T)", "X")
     bad = type(d)(d.checked, d.wrt, type(d.result)(matcalc.build.mul(matcalc.build.const(3), d.node), d.kind, None, d.node), d.options)
     assert not numeric_check(bad).ok
+
+
+def test_assumptions_with_keywords_and_the_forms_a_user_writes():
+    """sum(Y, axis=1) = 1 was a parse error (the '=' of axis=1 split the equation), and
+    Y@ones(k) = ones(N) was accepted but never applied (the result has sum(Y, 1))."""
+    shapes = {"X": "N x d", "W": "d x k", "Y": "N x k"}
+    loss = "-mean(sum(Y*log_softmax(X@W, axis=1), axis=1))"
+    for fact in ("sum(Y, axis=1) = 1", "Y@ones(k) = ones(N)", "sum(Y, 1) = ones(N)"):
+        assert matcalc.diff(loss, "W", shapes=shapes, assume=fact).text == "Xᵀ(softmax(XW) − Y)/N", fact
+    with pytest.raises(matcalc.MatcalcError, match="an assumption is an equation"):
+        matcalc.diff(loss, "W", shapes=shapes, assume="sum(Y, axis=1) >= 1")
