@@ -9,7 +9,7 @@ from .extract import derivative_by_scalar, gradient, vec_jacobian
 from .nodes import Apply, ExpmFrechet, Extremum, Node, Sum, Var, dag_edges, walk
 from .record import record
 from .registry import EXP
-from .simplify import prefer_sums, simplify
+from .simplify import numerically_symmetric, prefer_sums, simplify
 
 LAYOUTS = ("mixed", "numerator", "denominator")
 
@@ -59,8 +59,12 @@ def first_order(f: Node, x: Var) -> tuple[Node, str, Node | None]:
     if fs.is_scalar:
         g = gradient(d, x)
         if x.symmetric:
-            # the gradient within symmetric matrices: sym(G) = (G + Gᵀ)/2
-            g = B.mul(B.HALF, B.add(g, B.transpose(g)))
+            # the gradient within symmetric matrices: sym(G) = (G + Gᵀ)/2, which is G
+            # itself when G is symmetric wherever X is (S⁻¹(I − ddᵀS⁻¹), factored as the
+            # simplifier left it, is: its two halves would print expanded)
+            g = simplify(g)
+            if not numerically_symmetric(g):
+                g = B.mul(B.HALF, B.add(g, B.transpose(g)))
         return simplify(g), ("derivative" if xs.is_scalar else "gradient"), d
     if xs.is_scalar:
         return simplify(derivative_by_scalar(d, x, fs)), "derivative", d

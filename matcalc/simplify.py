@@ -32,6 +32,7 @@ from .nodes import (
     Const,
     Det,
     Diag,
+    Differential,
     DiagPart,
     DimValue,
     Expm,
@@ -289,6 +290,57 @@ def _trial(c: Node) -> Node:
 
 
 # ================================================================ predicates
+
+
+def _values_at_random_points(nodes: tuple[Node, ...], points: int = 2) -> list[list] | None:
+    """Each node's value at ``points`` random points (symmetric variables drawn symmetric,
+    every dimension a distinct small size), or None where one is undefined there.  A
+    randomized identity test: two rational functions that agree at random points are
+    equal (a coincidence has probability 0), so forms the rules cannot match by their
+    shape, S⁻¹(I − ddᵀS⁻¹) and (I − S⁻¹ddᵀ)S⁻¹, are found equal."""
+    import numpy as np
+
+    from .errors import MatcalcError
+    from .evaluate import evaluate
+    from .numeric import _sample, _user, assign_sizes, symbols_of
+
+    variables = {v.name: v for n in nodes for v in walk(n) if isinstance(v, Var)}
+    sizes = assign_sizes(symbols_of(variables, *nodes))
+    rng = np.random.default_rng(7)
+    out: list[list] = [[] for _ in nodes]
+    for strategy in range(points):
+        values = {k: _user(_sample(v, sizes, rng, 3 * strategy), v) for k, v in variables.items()}
+        for i, n in enumerate(nodes):
+            try:
+                with np.errstate(all="ignore"):
+                    val = evaluate(n, variables, values, sizes, warn=False)
+            except (MatcalcError, ValueError, ArithmeticError):
+                return None
+            if not np.all(np.isfinite(val)):
+                return None
+            out[i].append(val)
+    return out
+
+
+def _close(a, b) -> bool:
+    import numpy as np
+
+    scale = max(1.0, float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    return a.shape == b.shape and bool(np.max(np.abs(a - b), initial=0.0) <= 1e-9 * scale)
+
+
+def numerically_symmetric(n: Node) -> bool:
+    """Whether the square matrix ``n`` equals its transpose (see :func:`_values_at_random_points`)."""
+    if not n.shape.is_square or n.shape.is_scalar:
+        return False
+    vals = _values_at_random_points((n,))
+    return vals is not None and all(_close(v, v.T) for v in vals[0])
+
+
+def numerically_equal(a: Node, b: Node) -> bool:
+    """Whether ``a`` and ``b`` are the same function (see :func:`_values_at_random_points`)."""
+    vals = _values_at_random_points((a, b))
+    return vals is not None and all(_close(u, v) for u, v in zip(*vals))
 
 
 def is_symmetric(n: Node) -> bool:
@@ -1409,6 +1461,35 @@ def _opposite(a: Node, b: Node) -> bool:
         and len(a.terms) == len(b.terms)
         and set(a.terms) == {B.neg(t) for t in b.terms}
     )
+
+
+def _inverse_product_atoms(n: Node) -> frozenset[Node] | None:
+    """The variables of a product that holds an inverse and no differential (dX), or None."""
+    atoms = list(walk(n))
+    if any(isinstance(a, Differential) for a in atoms) or not any(isinstance(a, Inverse) for a in atoms):
+        return None
+    return frozenset(a for a in atoms if isinstance(a, Var))
+
+
+@rule(Add)
+def equal_products(n: Add) -> Node | None:
+    """c A + c B → 2c A  when A and B are one matrix written two ways, such as
+    K⁻¹(I − yyᵀK⁻¹) and (I − K⁻¹yyᵀ)K⁻¹ for a symmetric K (a randomized identity test)"""
+    parsed = [split_coef(t) for t in n.terms]
+    for i, (ci, a) in enumerate(parsed):
+        if not isinstance(a, MatMul) or a.shape.is_vector:
+            continue
+        for j in range(i + 1, len(parsed)):
+            cj, b = parsed[j]
+            if cj != ci or not isinstance(b, MatMul) or b.shape != a.shape or tree_size(a) != tree_size(b):
+                continue
+            atoms = _inverse_product_atoms(a)
+            if atoms is None or atoms != _inverse_product_atoms(b) or not _may_try(n):
+                continue
+            if numerically_equal(a, b):
+                rest = [t for k, t in enumerate(n.terms) if k not in (i, j)]
+                return B.add(*rest, B.mul(Const(2 * ci), a), shape=n.shape)
+    return None
 
 
 @rule(Add)

@@ -627,6 +627,15 @@ PROBLEMS: list[Problem] = [
       shapes={"A": "m x d", "B": "m x d"}),
     P("infonce_diag_mean", AT, "-mean(diag(log_softmax(A@B.T/tau)))", "A", "(softmax(A@B.T/tau) - eye(m))@B/(m*tau)",
       shapes={"A": "m x d", "B": "m x d"}),
+    # symmetric matrices written two ways: the gradient by a symmetric matrix is G itself when G is symmetric
+    P("gplvm_linear_kernel", GP, "0.5*y.T@inv(X@X.T + b*eye(n))@y + 0.5*logdet(X@X.T + b*eye(n))", "X",
+      "(inv(X@X.T + b*eye(n)) - inv(X@X.T + b*eye(n))@y@y.T@inv(X@X.T + b*eye(n)))@X", shapes={"X": "n x d"}),
+    P("kl_gaussians_by_covariance", MN, "0.5*(tr(inv(S2)@S1) + (m2 - m1).T@inv(S2)@(m2 - m1) - dim(n) + logdet(S2) - logdet(S1))", "S2",
+      "(inv(S2) - inv(S2)@(S1 + (m2 - m1)@(m2 - m1).T)@inv(S2))/2", shapes={"S1": SPD, "S2": SPD, "m1": "n", "m2": "n"}),
+    P("kalman_innovation_by_noise", GB, "logdet(H@P@H.T + R) + r.T@inv(H@P@H.T + R)@r", "R",
+      "inv(H@P@H.T + R) - inv(H@P@H.T + R)@r@r.T@inv(H@P@H.T + R)", shapes={"P": SPD, "R": "m x m symmetric", "H": "m x n"}),
+    P("ppca_by_loadings", GP, "-0.5*c*(logdet(W@W.T + s*eye(d)) + tr(inv(W@W.T + s*eye(d))@S))", "W",
+      "c*(inv(W@W.T + s*eye(d))@S@inv(W@W.T + s*eye(d)) - inv(W@W.T + s*eye(d)))@W", shapes={"S": "d x d symmetric", "s": "scalar", "W": "d x k"}),
     # library spellings read as the library means them
     P("np_clip_open_bound", GB, "np.clip(x, 0, None).sum()", "x", "(x > 0)*1.0"),
     P("torch_clamp_min", GB, "torch.clamp(W@x, min=0).sum()", "W", "(W@x > 0)@x.T"),
