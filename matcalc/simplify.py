@@ -485,6 +485,10 @@ def inverse_rules(n: Inverse) -> Node | None:
         return a.arg
     if isinstance(a, Transpose):
         return B.transpose(Inverse(a.arg))
+    if isinstance(a, Mul) and len(a.factors) > 2 and sum(not f.shape.is_scalar for f in a.factors) == 1:
+        # (2πS)⁻¹ → (2π)⁻¹ S⁻¹
+        m = next(f for f in a.factors if not f.shape.is_scalar)
+        return B.mul(B.reciprocal(B.mul(*[f for f in a.factors if f.shape.is_scalar])), Inverse(m))
     if isinstance(a, Identity):
         return a
     if isinstance(a, Mul) and len(a.factors) == 2 and a.factors[0].shape.is_scalar:
@@ -680,7 +684,11 @@ def diag_times_vector(a: Node, b: Node) -> Node | None:
 
 @_pairwise
 def ones_product_is_sum(a: Node, b: Node) -> Node | None:
-    """𝟙ᵀ X → sum(X, 0);  X 𝟙 → sum(X, 1);  𝟙ᵀ x → sum(x)"""
+    """𝟙ᵀ X → sum(X, 0);  X 𝟙 → sum(X, 1);  𝟙ᵀ x → sum(x);  (𝟙𝟙ᵀ) y → sum(y) 𝟙"""
+    if isinstance(a, Ones) and not a.shape.rows.is_one and not a.shape.cols.is_one and b.shape.cols.is_one and not isinstance(b, Ones):
+        return B.mul(Sum(b), Ones(Shape(a.shape.rows, ONE_DIM)))
+    if isinstance(b, Ones) and not b.shape.rows.is_one and not b.shape.cols.is_one and a.shape.rows.is_one and not isinstance(a, Ones):
+        return B.mul(Sum(a), Ones(Shape(ONE_DIM, b.shape.cols)))
     if _is_ones_row(a) and not isinstance(b, Ones):
         return Sum(b) if b.shape.cols.is_one else Sum(b, 0)
     if _is_ones_col(b) and not isinstance(a, Ones):
@@ -757,6 +765,23 @@ def opposite_outer_product(a: Node, b: Node) -> Node | None:
 
 
 @rule(MatMul)
+def diag_times_column(n: MatMul) -> Node | None:
+    """diag(u) A x → u ⊙ (A x);  yᵀ A diag(u) → (u ⊙ (Aᵀy))ᵀ: a diagonal matrix times a
+    column is elementwise (d(diag(x) A x) = (Ax) ⊙ dx, so the Jacobian is diag(Ax) + diag(x)A)"""
+    fs = n.factors
+    if fs[-1].shape.cols.is_one:
+        for i, f in enumerate(fs[:-2]):
+            if isinstance(f, Diag):
+                return B.matmul(*fs[:i], B.mul(f.arg, B.matmul(*fs[i + 1 :])))
+    if fs[0].shape.rows.is_one:
+        for i in range(len(fs) - 1, 1, -1):
+            if isinstance(fs[i], Diag):
+                row = B.matmul(*fs[:i])
+                return B.matmul(B.transpose(B.mul(fs[i].arg, B.transpose(row))), *fs[i + 1 :])
+    return None
+
+
+@rule(MatMul)
 def inverse_cancels_product(n: MatMul) -> Node | None:
     """A B (AB)⁻¹ → I;  (AB)⁻¹ A B → I;  (AB)⁻ᵀ Bᵀ Aᵀ → I: a product next to its own inverse,
     as in the hat matrix, X(XᵀX)⁻¹XᵀX(XᵀX)⁻¹Xᵀ → X(XᵀX)⁻¹Xᵀ"""
@@ -800,10 +825,15 @@ def split_inverse_of_product(n: MatMul) -> Node | None:
 
 @_pairwise
 def kron_mixed_product(a: Node, b: Node) -> Node | None:
-    """(A ⊗ B)(C ⊗ D) → AC ⊗ BD;  (Bᵀ ⊗ A) vec(C) → vec(A C B);  K vec(X) → vec(Xᵀ);  diag(vec A) vec(C) → vec(A ⊙ C)"""
+    """(A ⊗ B)(C ⊗ D) → AC ⊗ BD;  (u ⊗ B) D → u ⊗ BD (u a column);  (Bᵀ ⊗ A) vec(C) → vec(A C B);  K vec(X) → vec(Xᵀ);  diag(vec A) vec(C) → vec(A ⊙ C)"""
     if isinstance(a, Kron) and isinstance(b, Kron):
         if a.left.shape.cols == b.left.shape.rows and a.right.shape.cols == b.right.shape.rows:
             return _kron(B.matmul(a.left, b.left), B.matmul(a.right, b.right))
+    # a factor beside u ⊗ B, u a column (row), is 1 ⊗ D: (x ⊗ I) D (xᵀ ⊗ I) → (xxᵀ) ⊗ D
+    if isinstance(a, Kron) and not isinstance(b, (Kron, Vec)) and a.left.shape.cols.is_one and a.right.shape.cols == b.shape.rows:
+        return _kron(a.left, B.matmul(a.right, b))
+    if isinstance(b, Kron) and not isinstance(a, (Kron, Vec)) and b.left.shape.rows.is_one and a.shape.cols == b.right.shape.rows:
+        return _kron(b.left, B.matmul(a, b.right))
     if isinstance(a, Kron) and isinstance(b, Vec):
         c = b.arg
         if a.right.shape.cols == c.shape.rows and a.left.shape.cols == c.shape.cols:
@@ -884,12 +914,56 @@ def _order_text(n: Node) -> str:
         return "\uffff" + to_text(n)
 
 
+@rule(Add)
+def kron_common_factor(n: Add) -> Node | None:
+    """A ⊗ B + A ⊗ C → A ⊗ (B + C)  (and B ⊗ A + C ⊗ A → (B + C) ⊗ A), the coefficients kept"""
+    krons = [(i, *split_coef(t)) for i, t in enumerate(n.terms)]
+    krons = [(i, c, k) for i, c, k in krons if isinstance(k, Kron)]
+    for side in ("left", "right"):
+        groups: dict[Node, list[tuple[int, Fraction, Kron]]] = {}
+        for i, c, k in krons:
+            groups.setdefault(getattr(k, side), []).append((i, c, k))
+        for common, members in groups.items():
+            if len(members) < 2:
+                continue
+            other = "right" if side == "left" else "left"
+            inner = B.add(*[B.mul(Const(c), getattr(k, other)) for _, c, k in members])
+            merged = _kron(common, inner) if side == "left" else _kron(inner, common)
+            used = {i for i, _, _ in members}
+            return B.add(*[t for i, t in enumerate(n.terms) if i not in used], merged, shape=n.shape)
+    return None
+
+
+@rule(MatMul)
+@_pairwise
+def kron_into_vec_terms(a: Node, b: Node) -> Node | None:
+    """(xᵀ ⊗ I)(vec(M) xᵀ + …) → Mx xᵀ + …: a Kronecker product distributed over a sum whose
+    terms start with vec(·), where the vec trick then applies (kept when smaller)"""
+    if not (isinstance(a, Kron) and isinstance(b, Add) and _vec_led(b)):
+        return None
+    return _try(B.matmul(a, b), lambda: B.add(*[B.matmul(a, t) for t in b.terms]))
+
+
+def _vec_led(t: Node) -> bool:
+    """vec(M), vec(M) xᵀ, a scalar times one, or a sum of them."""
+    if isinstance(t, Mul):
+        rest = [f for f in t.factors if not f.shape.is_scalar]
+        return len(rest) == 1 and _vec_led(rest[0])
+    if isinstance(t, Add):
+        return all(_vec_led(u) for u in t.terms)
+    return isinstance(t.factors[0] if isinstance(t, MatMul) else t, Vec)
+
+
 @rule(Kron)
 def kron_rules(n: Kron) -> Node | None:
-    """I ⊗ I → I;  (c A) ⊗ B → c (A ⊗ B)"""
+    """I ⊗ I → I;  (c A) ⊗ B → c (A ⊗ B);  u ⊗ vᵀ → uvᵀ;  u ⊗ (vᵀ ⊗ C) → (uvᵀ) ⊗ C  (u, v columns)"""
     a, b = n.left, n.right
     if isinstance(a, Identity) and isinstance(b, Identity):
         return Identity(a.n * b.n)
+    if a.shape.cols.is_one and b.shape.rows.is_one:  # a column times a row, side by side
+        return B.matmul(a, b)
+    if a.shape.cols.is_one and isinstance(b, Kron) and b.left.shape.rows.is_one:
+        return _kron(B.matmul(a, b.left), b.right)
     for x, other, left in ((a, b, True), (b, a, False)):
         if isinstance(x, Mul) and isinstance(x.factors[0], Const):
             c, rest = split_coef(x)
@@ -1041,6 +1115,32 @@ def collect_powers(n: Mul) -> Node | None:
     if not any(not f.shape.is_scalar for f in out) and not n.shape.is_scalar:
         out.append(B.ones(n.shape))
     return B.mul(*out) if out else B.ones(n.shape)
+
+
+@rule(Mul)
+def radical_powers(n: Mul) -> Node | None:
+    """a ⊙ (√a)⁻¹ → √a;  a^p ⊙ (√a)^q → (√a)^(2p + q)  (where √a is defined, a > 0):
+    ∂√det(S)/∂S reads √det(S) S⁻¹/2, not det(S) S⁻¹/(2√det(S))"""
+    plain: dict[Node, tuple[int, Fraction]] = {}
+    roots: dict[Node, tuple[int, Fraction]] = {}
+    for i, f in enumerate(n.factors):
+        base, e = (f.base, f.exponent) if isinstance(f, Pow) else (f, B.ONE)
+        if not isinstance(e, Const):
+            continue
+        if isinstance(base, Apply) and base.fn is SQRT:
+            roots[base.args[0]] = (i, e.value)
+        elif not base.shape.is_scalar or not isinstance(base, Const):
+            plain[base] = (i, e.value)
+    for a, (j, q) in roots.items():
+        if a in plain:
+            i, p = plain[a]
+            total = 2 * p + q  # in powers of √a
+            rest = [f for k, f in enumerate(n.factors) if k not in (i, j)]
+            if total == 0:
+                return B.mul(*rest, B.ones(n.shape)) if rest else B.ones(n.shape)
+            root = Apply(SQRT, (a,))
+            return B.mul(*rest, root if total == 1 else B.power(a, Const(total / 2)) if total % 2 == 0 else B.power(root, Const(total)))
+    return None
 
 
 def _positive_constant(n: Node) -> bool:
@@ -1916,6 +2016,8 @@ def broadcast_rules(n: Broadcast) -> Node | None:
         return B.broadcast(a.arg, n.target)
     if isinstance(a, Ones):
         return B.ones(n.target)
+    if isinstance(a, Const) and a.value < 0:  # (−1)𝟙 → −𝟙, so the sign can leave a product
+        return B.mul(a, B.ones(n.target))
     if isinstance(a, Mul) and all(f.shape.is_scalar or isinstance(f, Ones) for f in a.factors):
         return B.broadcast(B.mul(*[f for f in a.factors if f.shape.is_scalar]), n.target)
     if isinstance(a, Mul) and isinstance(a.factors[0], Const) and len(a.factors) > 1:

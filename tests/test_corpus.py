@@ -35,7 +35,7 @@ import pytest
 
 import matcalc
 from matcalc.errors import MatcalcError
-from matcalc.nodes import Commutation, Kron, MatMul, Node, Ones, Pow, Unvec, Vec, tree_size, walk
+from matcalc.nodes import Commutation, Kron, Node, Ones, Pow, Unvec, Vec, tree_size, walk
 from matcalc.numeric import NumericResult, numeric_check
 from matcalc.shapes import check
 
@@ -191,15 +191,9 @@ def closed_form_node(p: Problem, d: matcalc.Derivative) -> Node:
 _VEC_NOTATION = (Kron, Vec, Unvec, Commutation)
 
 
-def _ones_matrix(n: Node) -> bool:
-    return isinstance(n, Ones) and not n.shape.rows.is_one and not n.shape.cols.is_one
-
-
 def artifacts(result: Node, closed: Node | None) -> list[str]:
     """Notation a textbook would not print: each entry names one artifact found in ``result``.
 
-    * a matrix of ones as a factor of a matrix product: printed 𝟙, indistinguishable from
-      the ones vector (a book writes 𝟙𝟙ᵀ; in a sum it prints as 1, which is fine);
     * a power of a matrix or vector of ones, 𝟙² (which is 𝟙);
     * K₍1,n₎ or K₍n,1₎, an identity printed as K;
     * vec, unvec, ⊗ or K in a result whose closed form has none (vec notation leaking
@@ -207,8 +201,6 @@ def artifacts(result: Node, closed: Node | None) -> list[str]:
     """
     found: list[str] = []
     nodes = list(walk(result))
-    if any(isinstance(n, MatMul) and any(_ones_matrix(f) for f in n.factors) for n in nodes):
-        found.append("a matrix of ones as a matrix factor, printed 𝟙 like the ones vector")
     if any(isinstance(n, Pow) and isinstance(n.base, Ones) for n in nodes):
         found.append("a power of 𝟙")
     if any(isinstance(n, Commutation) and (n.r.is_one or n.c.is_one) for n in nodes):
