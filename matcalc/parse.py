@@ -49,6 +49,9 @@ _TOKEN_WORDS = {
     "LPAR": "'('",
     "RPAR": "')'",
     "COMMA": "','",
+    "COLON": "':'",
+    "LSQB": "'['",
+    "RSQB": "']'",
     "EQUAL": "'='",
     "$END": "the end of the expression",
 }
@@ -100,7 +103,10 @@ class _Builder:
         np.inf, math.inf: ``inf`` (a bound only: np.clip(x, 0, np.inf))."""
         (tok,) = args
         dot = tok.text.rindex(".")
-        return S.Name("π" if tok.text.endswith(".pi") else "inf", tok.pos + dot + 1)
+        at, word = tok.pos + dot + 1, tok.text[dot + 1 :]
+        if word == "e":  # Euler's number
+            return S.Call("exp", (S.Number("1", at),), (), at)
+        return S.Name("π" if word == "pi" else "inf", at)
 
     def call(self, args):
         tok, arglist = args
@@ -178,6 +184,27 @@ class _Builder:
         """‖x‖ is norm(x)."""
         bar, inner, _ = args
         return S.Call("norm", (inner,), (), bar.pos)
+
+    def whole(self, args):
+        return S.Name(":", 0)
+
+    def subscript(self, args):
+        """x[:, None] is x as a column, x[None, :] as a row (NumPy's new axis); x[:] is x."""
+        operand, *index = args
+        if all(isinstance(i, S.Name) for i in index):
+            kinds = tuple(i.id for i in index)
+            if kinds in ((":",), (":", ":")):
+                return operand
+            if kinds == (":", "None"):
+                return S.Call("column", (operand,), (), _pos(operand))
+            if kinds == ("None", ":"):
+                return S.Call("row", (operand,), (), _pos(operand))
+        where = next((i for i in index if not (isinstance(i, S.Name) and i.id in (":", "None"))), index[0])
+        raise ParseError(
+            "indexing is not part of the language (x[:, None] and x[None, :] are: a column and a row); "
+            "write the whole vector or matrix",
+            column=_pos(where) if _pos(where) else _pos(operand),
+        )
 
     def transpose(self, args):
         operand, tok = args

@@ -1370,6 +1370,37 @@ def _build_transpose(ck: Checker, call: S.Call) -> Node:
     return x if a == b else B.transpose(x)
 
 
+def _oriented(column: bool):
+    def build(ck: Checker, call: S.Call) -> Node:
+        (x_ast,) = ck.args(call, 1)
+        x = ck.node(x_ast)
+        if x.shape.is_matrix:
+            raise ck.error(f"{ck.describe(x_ast, x)} is a matrix; [:, None] and [None, :] make a vector a column or a row", x_ast)
+        col = x if not x.shape.is_row else B.transpose(x)
+        return col if column else B.transpose(col)
+
+    return build
+
+
+_structural("column", "column(x), x[:, None]", "a vector as a column (NumPy's x[:, None])")(_oriented(True))
+_structural("row", "row(x), x[None, :]", "a vector as a row (NumPy's x[None, :])")(_oriented(False))
+
+
+@_structural("logaddexp", "logaddexp(a, b)", "log(eᵃ + eᵇ), entry by entry (NumPy's logaddexp)")
+def _build_logaddexp(ck: Checker, call: S.Call) -> Node:
+    from .syntax import Number
+
+    at = _At(call)
+
+    def build(a: S.Expr, b: S.Expr) -> S.Expr:
+        for x, y in ((a, b), (b, a)):
+            if isinstance(x, Number) and Fraction(x.text) == 0:  # logaddexp(0, z) = softplus(z)
+                return at.fn("softplus", y)
+        return at.fn("log", at.op("add", at.fn("exp", a), at.fn("exp", b)))
+
+    return _rewrite(ck, call, build, 2)
+
+
 def _size(ck: Checker, d: Dim) -> Node:
     return B.const(d.coef) if d.is_int else DimValue(d)
 

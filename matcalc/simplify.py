@@ -60,7 +60,7 @@ from .nodes import (
     tree_size,
     walk,
 )
-from .registry import ABS, COS, COSH, EXP, MAX, MIN, SIGMOID, SIGN, SIN, SINH, SQRT, TAN, TANH
+from .registry import ABS, COS, COSH, EXP, LOG, MAX, MIN, SIGMOID, SIGN, SIN, SINH, SQRT, TAN, TANH
 
 Rule = Callable[[Node], "Node | None"]
 
@@ -1424,6 +1424,44 @@ def abs_even_power(n: Pow) -> Node | None:
 
 
 _FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+@rule(Apply)
+def exp_log_constants(n: Apply) -> Node | None:
+    """log(exp(a)) → a;  exp(0) → 1, log(1) → 0 (with sin, tanh, … of 0 → 0)"""
+    a = n.args[0] if len(n.args) == 1 else None
+    if a is None:
+        return None
+    if n.fn is LOG and isinstance(a, Apply) and a.fn is EXP:
+        return a.args[0]
+    if B.is_zero(a) and n.fn in (EXP, COS, COSH):
+        return B.ones(n.shape)
+    if (B.is_one(a) or isinstance(a, Ones)) and n.fn is LOG:
+        return B.zero(n.shape)
+    if B.is_zero(a) and n.fn in (SIN, SINH, TAN, TANH):
+        return B.zero(n.shape)
+    return None
+
+
+@rule(Mul)
+def exp_cancels(n: Mul) -> Node | None:
+    """exp(a) ⊙ exp(−a) → 𝟙"""
+    fs = n.factors
+    seen = {f.args[0]: i for i, f in enumerate(fs) if isinstance(f, Apply) and f.fn is EXP}
+    for a, i in seen.items():
+        j = seen.get(B.neg(a))
+        if j is not None and j != i:
+            rest = [f for k, f in enumerate(fs) if k not in (i, j)]
+            return B.mul(*rest, B.ones(n.shape)) if rest else B.ones(n.shape)
+    return None
+
+
+@rule(Pow)
+def power_of_exp(n: Pow) -> Node | None:
+    """exp(c)^p → exp(c p) for a constant c: eˣ written np.e**x  (exp(a)² stays, for σ's patterns)"""
+    if isinstance(n.base, Apply) and n.base.fn is EXP and isinstance(n.base.args[0], Const):
+        return Apply(EXP, (B.mul(n.base.args[0], n.exponent),))
+    return None
 
 
 @rule(Apply)

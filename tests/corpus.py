@@ -649,6 +649,12 @@ PROBLEMS: list[Problem] = [
     P("sqrt_det", CB, "sqrt(det(S))", "S", "sqrt(det(S))*inv(S)/2", shapes={"S": SPD}),
     P("logdet_scaled", CB, "0.5*logdet(2*pi*S)", "S", "inv(S)/2", shapes={"S": SPD}),
     P("sum_of_inverse", CB, "sum(inv(X))", "X", "-inv(X).T@ones(n)@ones(n).T@inv(X).T", shapes={"X": "n x n"}),
+    # NumPy's e, logaddexp and new axes
+    P("np_e_power", GB, "np.e**(x.T@A@x)", "x", "exp(x.T@A@x)*(A + A.T)@x"),
+    P("np_logaddexp_logistic", BV, "np.sum(np.logaddexp(0, -y*(X@w)))", "w", "-X.T@(sigmoid(-y*(X@w))*y)"),
+    P("log_of_exp", GB, "sum(log(exp(W@x)))", "W", "ones(m)@x.T", shapes={"W": "m x n"}),
+    P("np_new_axis_row", ST, "sum(G*(X - X.mean(axis=0)[None, :]))", "X", "G - ones(m)@ones(m).T@G/m", shapes={"X": "m x n"}),
+    P("np_new_axis_column", GB, "sum(w[:, None]*X)", "w", "X@ones(n)", shapes={"X": "m x n"}),
     # library spellings read as the library means them
     P("np_clip_open_bound", GB, "np.clip(x, 0, None).sum()", "x", "(x > 0)*1.0"),
     P("torch_clamp_min", GB, "torch.clamp(W@x, min=0).sum()", "W", "(W@x > 0)@x.T"),

@@ -644,8 +644,20 @@ class Gen:
         fn = self.pick(
             ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt",
              "ones_like", "zeros_like", "is_max", "is_min", "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid",
-             "hardtanh", "rsqrt", "logit", "loss", "sizes"]
+             "hardtanh", "rsqrt", "logit", "loss", "sizes", "logaddexp", "orient"]
         )
+        if fn == "orient" and (s[0] == ()) != (s[1] == ()):  # x[:, None], x[None, :]: a vector turned
+            n = s[0] or s[1]
+            a = self.expr(self.pick([(n, ()), ((), n)]), d)
+            which = "column" if s[1] == () else "row"
+            text = self.call(which, a.text) if self.coin(0.5) else wrap(a, POSTFIX) + ("[:, None]" if which == "column" else "[None, :]")
+            return G(text, ATOM if text.endswith(")") else POSTFIX, s, a.bound, a.vars)
+        if fn == "orient":  # not a vector here
+            fn = "softsign"
+        if fn == "logaddexp":
+            a, b = (self.tame(self.expr(s, d), 6.0) for _ in range(2))
+            first = self.pick([a.text, "0"])
+            return G(self.call(fn, first, b.text), ATOM, s, 7.0, a.vars | b.vars if first != "0" else b.vars)
         if fn == "sizes" and s == SCALAR:  # numel(X), len(x): a dimension as a number
             sh = self.any_shape()
             a = self.expr(sh, d)
@@ -1028,6 +1040,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin", "ones_like", "zeros_like", "solve", "matmul", "vdot", "inner", "is_max", "is_min",
         "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid", "hardtanh", "rsqrt", "logit", "numel", "len",
         "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr",
+        "column", "row", "logaddexp",
     }
 )  # fmt: skip
 

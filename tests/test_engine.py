@@ -214,6 +214,7 @@ SIMPLIFY_RULE_CASES = {
     "vec_trick": [("det(X)", "X", {"order": 2})],
     "outer_quotient": [("exp(x)/(ones(n)'@exp(x))", "x", {})],  # softmax spelled with 𝟙ᵀ: not simplified before differentiating
     "constant_radicals": [("sqrt(2)*sqrt(pi)*x'@x", "x", {}), ("x'@x/sqrt(2)/sqrt(3)", "x", {})],
+    "exp_cancels": [("a*sum(exp(x)*exp(-x))", "a", {})],
     "diag_times_vector": [("x.T@diag(w)@x", "x", {})],
     "sigmoid_complement": [("a*sum(sigmoid(x) + sigmoid(-x))", "a", {})],
     "opposite_differences": [("(x-m).T@A@(y-z) + (m-x).T@A@(z-y)", "A", {"m": "n"})],
