@@ -75,7 +75,7 @@ def grammar_text() -> str:
 _TORCH_FUNCTIONAL = frozenset(
     "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid relu6 mish selu celu "
     "softsign hardswish hardsigmoid hardtanh mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits "
-    "huber_loss smooth_l1_loss".split()
+    "huber_loss smooth_l1_loss cross_entropy".split()
 )
 
 

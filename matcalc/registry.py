@@ -1123,6 +1123,30 @@ _loss(
 )
 
 
+@_structural(
+    "cross_entropy",
+    "cross_entropy(Z, Y, reduction='mean')",
+    "−Σ Y ⊙ log_softmax(Z) over each row (PyTorch's F.cross_entropy with class probabilities; a vector z: one sample)",
+)
+def _build_cross_entropy(ck: Checker, call: S.Call) -> Node:
+    from .syntax import String
+
+    z_ast, y_ast, reduction = ck.args(call, 2, optional=("reduction",))
+    z, y = ck.node(z_ast), ck.node(y_ast)
+    mode = "mean" if reduction is None else reduction.value if isinstance(reduction, String) else ""
+    if mode not in ("mean", "sum", "none"):
+        raise ck.arg_error("cross_entropy's reduction is 'mean', 'sum' or 'none'", reduction)
+    at = _At(call)
+    if not z.shape.is_matrix:  # one sample: logits z, class probabilities y
+        return ck.node(at.neg(at.fn("sum", at.op("mul", y_ast, at.fn("log_softmax", z_ast)))))
+    if not y.shape.is_matrix:
+        raise ck.unsupported(
+            "cross_entropy with class indices needs them one-hot: a matrix Y of class probabilities, one row per sample", y_ast
+        )
+    rows = at.neg(at.S.Call("sum", (at.op("mul", y_ast, at.S.Call("log_softmax", (z_ast, at.num("1")), (), call.pos)), at.num("1")), (), call.pos))
+    return ck.node(rows if mode == "none" else at.fn(mode, rows))
+
+
 @_structural("sumsqr", "sumsqr(X)", "the sum of squared entries (MATLAB's sumsqr)")
 def _build_sumsqr(ck: Checker, call: S.Call) -> Node:
     at = _At(call)

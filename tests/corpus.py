@@ -655,6 +655,8 @@ PROBLEMS: list[Problem] = [
     P("log_of_exp", GB, "sum(log(exp(W@x)))", "W", "ones(m)@x.T", shapes={"W": "m x n"}),
     P("np_new_axis_row", ST, "sum(G*(X - X.mean(axis=0)[None, :]))", "X", "G - ones(m)@ones(m).T@G/m", shapes={"X": "m x n"}),
     P("np_new_axis_column", GB, "sum(w[:, None]*X)", "w", "X@ones(n)", shapes={"X": "m x n"}),
+    P("torch_cross_entropy_one_sample", CS, "F.cross_entropy(W@x, y)", "W", "(sum(y)*softmax(W@x) - y)@x.T"),
+    P("torch_cross_entropy_batch", CS, "F.cross_entropy(X@W, Y, reduction='sum')", "W", "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)"),
     # library spellings read as the library means them
     P("np_clip_open_bound", GB, "np.clip(x, 0, None).sum()", "x", "(x > 0)*1.0"),
     P("torch_clamp_min", GB, "torch.clamp(W@x, min=0).sum()", "W", "(W@x > 0)@x.T"),

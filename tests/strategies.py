@@ -664,7 +664,15 @@ class Gen:
             which = self.pick(["numel", "len"])
             return G(self.call(which, a.text), ATOM, s, float(size(sh[0]) * size(sh[1])), a.vars)
         if fn == "loss" or fn == "sizes":  # PyTorch's losses of an input and a target
-            loss = self.pick(["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr"])
+            loss = self.pick(["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr",
+                              "cross_entropy"])
+            if loss == "cross_entropy":  # logits and class probabilities (a softmax of something), a scalar loss
+                if s != SCALAR:
+                    return self.p_rewritten(s, d)
+                sh = self.any_shape()
+                z = self.tame(self.expr(sh, d), 3.0)
+                y = self.fn("softmax", self.tame(self.expr(sh, d), 3.0), 1.0)
+                return G(self.call(loss, z.text, y.text), ATOM, s, 10.0 * size(sh[0]) * size(sh[1]), z.vars | y.vars)
             sh = self.any_shape() if s == SCALAR else s
             a, b = (self.tame(self.expr(sh, d), 3.0) for _ in range(2))
             if loss == "binary_cross_entropy":
@@ -1040,7 +1048,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt", "var", "std", "amax", "amin", "ones_like", "zeros_like", "solve", "matmul", "vdot", "inner", "is_max", "is_min",
         "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid", "hardtanh", "rsqrt", "logit", "numel", "len",
         "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr",
-        "column", "row", "logaddexp",
+        "column", "row", "logaddexp", "cross_entropy",
     }
 )  # fmt: skip
 
