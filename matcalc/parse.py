@@ -175,10 +175,15 @@ class _Builder:
         return S.BinOp(self.powops["^"], operand, S.Number(digits, tok.pos), tok.pos)
 
     def inverse(self, args):
-        """X⁻¹ is inv(X) and X⁻ᵀ is inv(X)ᵀ, in both dialects (as matcalc prints them)."""
+        """X⁻¹ is inv(X), X⁻ᵀ is inv(X)ᵀ and X⁻² is matrix_power(X, -2), in both dialects
+        (as matcalc prints them)."""
         operand, tok = args
-        inv = S.Call("inv", (operand,), (), tok.pos)
-        return inv if tok.text == "⁻¹" else S.Transpose(inv, tok.pos)
+        if tok.text == "⁻ᵀ":
+            return S.Transpose(S.Call("inv", (operand,), (), tok.pos), tok.pos)
+        k = tok.text[1:].translate(_SUPERSCRIPT_DIGITS)
+        if k == "1":
+            return S.Call("inv", (operand,), (), tok.pos)
+        return S.Call("matrix_power", (operand, S.Neg(S.Number(k, tok.pos), tok.pos)), (), tok.pos)
 
     def norm_bars(self, args):
         """‖x‖ is norm(x)."""

@@ -344,3 +344,17 @@ def test_assumptions_with_keywords_and_the_forms_a_user_writes():
         assert matcalc.diff(loss, "W", shapes=shapes, assume=fact).text == "Xᵀ(softmax(XW) − Y)/N", fact
     with pytest.raises(matcalc.MatcalcError, match="an assumption is an equation"):
         matcalc.diff(loss, "W", shapes=shapes, assume="sum(Y, axis=1) >= 1")
+
+
+def test_repeated_factors_print_as_powers_and_read_back():
+    """k equal factors of a product are a matrix power: in LaTeX always (X^{9}, A^{-3}); in
+    text for inverses only, (K + bI)⁻³ and (X⁻²)ᵀ, since X² there is the elementwise
+    square.  The text reads back as the same matrix."""
+    d = matcalc.diff("tr(matrix_power(X, 10))", "X")
+    assert d.latex().endswith(r"= 10 (X^{9})^\top")
+    h = matcalc.diff("0.5*y.T@inv(K + b*eye(n))@y + 0.5*logdet(K + b*eye(n))", "b", order=2, shapes={"K": "n x n symmetric", "y": "n"})
+    assert h.text == "yᵀ(K + bI)⁻³y − tr((K + bI)⁻²)/2", h.text
+    g = matcalc.diff("tr(inv(X))", "X")
+    assert g.text == "−(X⁻²)ᵀ"
+    back = matcalc.diff("sum(A*(−(X⁻²)ᵀ))", "A", shapes={"A": "n x n", "X": "n x n"})
+    assert numeric_check(back).ok and back.text == "−(X⁻²)ᵀ", back.text

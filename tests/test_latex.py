@@ -142,7 +142,7 @@ HEADERS = [
         "tr(X@X)",
         "X",
         {"order": 2},
-        r"\frac{\partial^2 \operatorname{tr}(X X)}{\partial \operatorname{vec} X\,\partial (\operatorname{vec} X)^\top} = 2 K",
+        r"\frac{\partial^2 \operatorname{tr}(X^{2})}{\partial \operatorname{vec} X\,\partial (\operatorname{vec} X)^\top} = 2 K",
     ),
     ("a^3", "a", {"order": 2}, r"\frac{\partial^2 a^{3}}{\partial a^{2}} = 6 a"),
     # vec-Jacobians: ∂vec F/∂vec X

@@ -70,6 +70,7 @@ from .text import (
     _reciprocal_base,
     _whole,
     decimal,
+    runs,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -386,8 +387,18 @@ class LatexPrinter(Printer):
         return out
 
     def _print_MatMul(self, n: MatMul) -> Out:
-        """A B C side by side (xᵀy stays \\mathbf{x}^\\top \\mathbf{y})."""
-        return Out(self.juxtapose([self.wrap_out(f, P_MUL + 1) for f in n.factors]), P_MUL)
+        """A B C side by side (xᵀy stays \\mathbf{x}^\\top \\mathbf{y}); k equal factors as a
+        matrix power: X^{3}, (X^{3})^\\top, A^{-2}, (A^{-2})^\\top (a Hadamard power is X^{\\odot 3})."""
+        return Out(self.juxtapose([self.power_of(f, k) if k > 1 else self.wrap_out(f, P_MUL + 1) for f, k in runs(n.factors)]), P_MUL)
+
+    def power_of(self, f: Node, k: int) -> Out:
+        if isinstance(f, Transpose):
+            inner = f.arg
+            body = self.script(inner.arg, f"^{{-{k}}}") if isinstance(inner, Inverse) else self.script(inner, f"^{{{k}}}")
+            return Out(self.paren(body) + r"^\top", P_POST)
+        if isinstance(f, Inverse):
+            return Out(self.script(f.arg, f"^{{-{k}}}"), P_POST)
+        return Out(self.script(f, f"^{{{k}}}"), P_POST)
 
     def _print_Pow(self, n: Pow) -> Out:
         """x^{p}; x^{1/2} → \\sqrt{x}; x^{-p} → \\frac{1}{x^{p}}; a matrix's Hadamard power X^{\\odot p}."""

@@ -312,8 +312,18 @@ class Printer:
         fs = n.factors
         if len(fs) == 2 and isinstance(fs[0], Transpose) and fs[0].arg.shape.is_vector and fs[1].shape.is_vector:
             return Out(f"{self.wrap(fs[0].arg, P_POST)}·{self.wrap(fs[1], P_POST)}", P_MUL)
-        pieces = [self.wrap_out(f, P_MUL + 1) for f in fs]
+        pieces = [self.power_of(f, k) if k > 1 else self.wrap_out(f, P_MUL + 1) for f, k in runs(fs)]
         return Out(self.juxtapose(pieces), P_MUL, False)
+
+    def power_of(self, f: Node, k: int) -> Out:
+        """k equal factors: (A + B)⁻³ and (X⁻²)ᵀ for inverses; other factors written out
+        (X² would read as the elementwise square)."""
+        if isinstance(f, Inverse):
+            inner = self.p(f.arg)
+            return Out(self.wrap(f.arg, P_POST) + "⁻" + self.sup(Fraction(k)), P_POST, inner.tight or inner.prec < P_POST)
+        if isinstance(f, Transpose) and isinstance(f.arg, Inverse):
+            return Out(f"({self.wrap(f.arg.arg, P_POST)}⁻{self.sup(Fraction(k))}){self.transpose_mark}", P_POST, True)
+        return Out(self.juxtapose([self.wrap_out(f, P_MUL + 1)] * k), P_MUL, False)
 
     def _print_Kron(self, n: Kron) -> Out:
         return Out(f"{self.wrap(n.left, P_MUL + 1)}{self.kron}{self.wrap(n.right, P_MUL + 1)}", P_MUL)
@@ -463,6 +473,17 @@ def _reciprocal_base(f: Node) -> Node:
 
 
 # ====================================================================== ASCII
+
+
+def runs(factors: tuple[Node, ...]) -> list[tuple[Node, int]]:
+    """Consecutive equal factors, counted: X X X Y → [(X, 3), (Y, 1)]."""
+    out: list[tuple[Node, int]] = []
+    for f in factors:
+        if out and out[-1][0] is f:
+            out[-1] = (f, out[-1][1] + 1)
+        else:
+            out.append((f, 1))
+    return out
 
 
 class AsciiPrinter(Printer):
