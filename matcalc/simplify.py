@@ -498,7 +498,7 @@ def inverse_rules(n: Inverse) -> Node | None:
 
 @rule(Det)
 def det_rules(n: Det) -> Node | None:
-    """det(Xᵀ) → det(X);  det(X⁻¹) → det(X)⁻¹;  det(I) → 1"""
+    """det(Xᵀ) → det(X);  det(X⁻¹) → det(X)⁻¹;  det(I) → 1;  det(XX…X) → det(X)ᵏ"""
     a = n.arg
     if isinstance(a, Transpose):
         return Det(a.arg)
@@ -506,17 +506,22 @@ def det_rules(n: Det) -> Node | None:
         return B.reciprocal(Det(a.arg))
     if isinstance(a, Identity):
         return B.ONE
+    if isinstance(a, MatMul) and all(f is a.factors[0] for f in a.factors):
+        return B.power(rebuild(Det(a.factors[0])), Const(len(a.factors)))
     return None
 
 
 @rule(LogDet)
 def logdet_rules(n: LogDet) -> Node | None:
-    """logdet(Xᵀ) → logdet(X);  logdet(X⁻¹) → −logdet(X)"""
+    """logdet(Xᵀ) → logdet(X);  logdet(X⁻¹) → −logdet(X);  logdet(XX…X) → k logdet(X)"""
     a = n.arg
     if isinstance(a, Transpose):
         return LogDet(a.arg)
     if isinstance(a, Inverse):
         return B.neg(LogDet(a.arg))
+    if isinstance(a, MatMul) and all(f is a.factors[0] for f in a.factors) and len(a.factors) % 2 == 1:
+        # an odd power: det(X^k) > 0 needs det(X) > 0 (an even one would need only det(X) ≠ 0)
+        return B.mul(Const(len(a.factors)), rebuild(LogDet(a.factors[0])))
     return None
 
 

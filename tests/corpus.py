@@ -657,6 +657,8 @@ PROBLEMS: list[Problem] = [
     P("np_new_axis_column", GB, "sum(w[:, None]*X)", "w", "X@ones(n)", shapes={"X": "m x n"}),
     P("torch_cross_entropy_one_sample", CS, "F.cross_entropy(W@x, y)", "W", "(sum(y)*softmax(W@x) - y)@x.T"),
     P("torch_cross_entropy_batch", CS, "F.cross_entropy(X@W, Y, reduction='sum')", "W", "X.T@(softmax(X@W)*sum(Y, 1, keepdims=True) - Y)"),
+    P("det_of_power", CB, "det(matrix_power(X, 3))", "X", "3*det(X)**3*inv(X).T"),
+    P("logdet_of_power", CB, "logdet(matrix_power(X, 3))", "X", "3*inv(X).T"),
     # library spellings read as the library means them
     P("np_clip_open_bound", GB, "np.clip(x, 0, None).sum()", "x", "(x > 0)*1.0"),
     P("torch_clamp_min", GB, "torch.clamp(W@x, min=0).sum()", "W", "(W@x > 0)@x.T"),
