@@ -78,7 +78,9 @@ def _written_out(n: Node) -> bool:
 
 def derivative(f: Node, x: Var, opts: Options) -> Result:
     prefer_sums(f)
-    if any(_written_out(n) for n in walk(f)):
+    if any(_written_out(n) for n in walk(f)) and (f.shape.is_scalar or not x.symmetric):
+        # (not for a Jacobian by a symmetric X, whose entries count as independent: the
+        # simplifier's Xᵀ → X would change it)
         # a softmax or logsumexp written out (exp(z)/sum(exp(z)), NumPy's
         # exp(Z)/exp(Z).sum(axis=1, keepdims=True)), or a max shift that changes nothing
         # (softmax(z − max z) = softmax z): simplified first, so that the derivative is

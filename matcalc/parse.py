@@ -88,6 +88,11 @@ class _Builder:
 
     def number(self, args):
         (tok,) = args
+        if len(tok.text) == 1 and not tok.text.isdigit():  # ½, ¾: a vulgar fraction, as the number 1/2
+            import unicodedata
+            from fractions import Fraction
+
+            return S.Number(str(Fraction(unicodedata.numeric(tok.text)).limit_denominator(10)), tok.pos)
         return S.Number(tok.text, tok.pos)
 
     def string(self, args):

@@ -344,8 +344,7 @@ class Checker:
 
     def note_product(self, product: Dim, *factors: Dim) -> None:
         """Record that ``product`` is the size of a vec or Kronecker product of sides ``factors``."""
-        if not product.is_int:
-            self.products.append((product, factors))
+        self.products.append((product, factors))
 
     def _unify_factors(self, a: Dim, b: Dim) -> bool:
         """m·n = p·q cannot be solved in general; where both products are sizes of vec(X) or
@@ -417,6 +416,8 @@ class Checker:
         return self.int_arg(ast, (0, 1))
 
     def dim(self, ast: S.Expr) -> Dim:
+        if isinstance(ast, S.BinOp) and ast.op in ("mul", "matmul"):  # eye(m*n): a product of sizes
+            return self.dim(ast.left) * self.dim(ast.right)
         if isinstance(ast, S.Number):
             v = Fraction(ast.text)
             if v.denominator == 1 and v >= 1:
@@ -426,7 +427,7 @@ class Checker:
                 raise self.error(f"a dimension name cannot start with '_' ({ast.id})", ast)
             self.solver.rigid.add(ast.id)
             return Dim.of(ast.id)
-        raise self.error("expected a size: a positive integer or a dimension name such as n", ast)
+        raise self.error("expected a size: a positive integer, a dimension name such as n, or a product m*n", ast)
 
     # ------------------------------------------------------------ the walk
 
@@ -435,10 +436,6 @@ class Checker:
         return method(e)
 
     def _Number(self, e: S.Number) -> Node:
-        if len(e.text) == 1 and not e.text.isdigit():  # ½, ¾: a vulgar fraction
-            import unicodedata
-
-            return B.const(Fraction(unicodedata.numeric(e.text)).limit_denominator(10))
         m = re.search(r"[eE]([+-]?\d+)$", e.text)
         if len(e.text) > 400 or (m and abs(int(m.group(1)[:8])) > MAX_EXPONENT + 400):
             raise LimitError(f"the number {brief(e.text)} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)

@@ -358,3 +358,19 @@ def test_repeated_factors_print_as_powers_and_read_back():
     assert g.text == "−(X⁻²)ᵀ"
     back = matcalc.diff("sum(A*(−(X⁻²)ᵀ))", "A", shapes={"A": "n x n", "X": "n x n"})
     assert numeric_check(back).ok and back.text == "−(X⁻²)ᵀ", back.text
+
+
+def test_fuzz_finds_of_this_round():
+    """A vulgar fraction where an integer belongs raised ValueError; (max(x) A)ᵀ by a
+    symmetric A gave max(x) I (the max-shift simplification ran first and used Aᵀ = A,
+    though a Jacobian by a symmetric matrix counts its entries as independent: K);
+    vec(X)ᵀvec(C) with X declared 3 x 2 did not unify; the identity of size m·n had no
+    ASCII form."""
+    for expr in ("X.mean(⅓)", "sum(X, axis=½)", "eye(½)", "matrix_power(A, ½)", "norm(x, ½)"):
+        with pytest.raises(matcalc.MatcalcError):
+            matcalc.shape(expr)
+    d = matcalc.diff("(max(x)*A).T", "A", shapes={"A": "n x n symmetric"})
+    assert d.text == "max(x) K" and numeric_check(d).ok
+    assert matcalc.diff("vec(X).T@vec(C)", "X", shapes={"X": "3 x 2"}).text == "C"
+    eye = matcalc.diff("A", "A")
+    assert eye.ascii() == "eye(m*n)" and matcalc.shape(eye.ascii())["result"] == "m·n×m·n"

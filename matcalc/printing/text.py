@@ -388,7 +388,11 @@ class Printer:
     def _print_Broadcast(self, n: Broadcast) -> Out:
         a = n.arg
         if a.shape.is_scalar:
-            return Out(self.juxtapose([self.wrap_out(a, P_MUL + 1), Out("𝟙", P_ATOM, True)]), P_MUL)
+            t = n.target
+            ones = "𝟙" if t.cols.is_one else "𝟙ᵀ" if t.rows.is_one else "𝟙𝟙ᵀ"
+            if _is_reciprocal(a):  # 𝟙/n, not (1/n)𝟙
+                return Out(f"{ones}/{self.wrap(_reciprocal_base(a), P_POW)}", P_MUL)
+            return Out(self.juxtapose([self.wrap_out(a, P_MUL + 1), Out(ones, P_ATOM, True)]), P_MUL)
         if a.shape.cols.is_one:
             return Out(self.juxtapose([self.wrap_out(a, P_MUL + 1), Out("𝟙ᵀ", P_ATOM, True)]), P_MUL)
         return Out(self.juxtapose([Out("𝟙", P_ATOM, True), self.wrap_out(a, P_MUL + 1)]), P_MUL)
@@ -513,9 +517,7 @@ class AsciiPrinter(Printer):
             return str(d.coef)
         if d.single_symbol:
             return d.single_symbol
-        from ..errors import UnsupportedError
-
-        raise UnsupportedError(f"the size {d} cannot be written in the input language")
+        return "*".join(([str(d.coef)] if d.coef != 1 else []) + list(d.syms))  # eye(m*n)
 
     def shape_args(self, s) -> str:
         return self.dim(s.rows) if s.cols.is_one else f"{self.dim(s.rows)}, {self.dim(s.cols)}"
