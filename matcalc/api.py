@@ -126,6 +126,12 @@ class Derivative:
         """(nodes as printed, distinct nodes in the DAG)."""
         return tree_size(self.node), dag_size(self.node)
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Readings the user may not have meant, with how to say otherwise: a name that is a
+        scalar only by the naming convention, added to a vector (A@x − b)."""
+        return self.checked.notes
+
     def header(self) -> str:
         f = self.checked.source
         x = self.wrt.name

@@ -138,6 +138,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         else:
             if many or args.format == "text":
                 print(f"# {d.header()}")
+                for note in d.notes:
+                    print(f"# note: {note}")
             if args.cse:
                 print(d.cse())
             elif args.format == "ascii":

@@ -204,6 +204,7 @@ class Checked:
     source: str
     syntax: str
     declared: dict[str, Var] = Factory(dict)  # declared but maybe unused
+    notes: tuple[str, ...] = ()  # readings the user may not have meant (a–g names added to vectors)
 
 
 _KEYWORD_ALIASES = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "a_min": "min", "a_max": "max", "p": "ord"}
@@ -223,6 +224,8 @@ class Checker:
         #: undeclared names the convention makes scalars but the expression uses as vectors
         self.vector_hints: set[str] = set()
         self.name_uses: dict[str, int] = {}
+        #: convention-scalar names added to a vector, and the vector's length (see :meth:`notes`)
+        self.scalar_sums: dict[str, Dim] = {}
         #: sizes that are products of other sizes: vec(X) (rows·cols), A ⊗ B (side by side)
         self.products: list[tuple[Dim, tuple[Dim, ...]]] = []
         #: when true, x^T (with T used nowhere else) is read as a transpose
@@ -296,6 +299,28 @@ class Checker:
 
     def fresh(self) -> Dim:
         return self.solver.fresh()
+
+    def _note_scalar_sum(self, a: Node, b: Node) -> None:
+        """Remember a name that is a scalar only by the naming convention and is added to
+        a vector (A@x − b): the user may have meant a vector, and is told how to say so."""
+        for n, other in ((a, b), (b, a)):
+            s = self.shape(other)
+            if (
+                isinstance(n, Var)
+                and n.name not in self.declarations
+                and conventional_kind(n.name) == "scalar"
+                and self.shape(n).is_scalar
+                and s.rows.is_one != s.cols.is_one
+            ):
+                self.scalar_sums.setdefault(n.name, s.cols if s.rows.is_one else s.rows)
+
+    def notes(self) -> tuple[str, ...]:
+        names = self._dim_names()
+        out = []
+        for name, d in self.scalar_sums.items():
+            size = str(self.solver.resolve(d).substitute(names)).replace("·", "*")
+            out.append(f"{name} is a scalar (a–g and Greek names are), added to each entry; for a vector: --shape \"{name}: {size}\"")
+        return tuple(out)
 
     def _soft_scalar(self, n: Node) -> bool:
         """An undeclared name, scalar only by the naming convention, used exactly once."""
@@ -590,6 +615,7 @@ class Checker:
             return self.elementwise_power(a, b, e, e.left, e.right)
         word = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}[op]
         if op in ("add", "sub"):
+            self._note_scalar_sum(a, b)
             a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=False)
             return B.add(a, B.neg(b)) if op == "sub" else B.add(a, b)
         a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=True)
@@ -853,7 +879,7 @@ def _t_exponent(e: S.Expr) -> str | None:
     return None
 
 
-def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration]) -> tuple[Node, dict[str, Var]]:
+def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration]) -> tuple[Node, dict[str, Var], tuple[str, ...]]:
     ck = Checker(text, syntax, declarations)
     ck.scan(tree)
     try:
@@ -869,7 +895,7 @@ def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, De
         expr, variables, _ = call_deep(run)
     except MatcalcError as e:
         raise e.with_source(text) from None
-    return expr, variables
+    return expr, variables, ck.notes()
 
 
 #: Names textbooks give sizes (samples, dimensions), which the a–g/h–z/A–Z convention
@@ -922,7 +948,7 @@ def check(
     else:
         tree = source
         text = unparse(tree, syntax)
-    expr, variables = _checked(tree, text, syntax, declarations)
+    expr, variables, notes = _checked(tree, text, syntax, declarations)
     if not expr.shape.is_scalar:
         # N, n, k as textbooks use them (−N/2 logdet S, sum(x)/n): sizes, so scalars, where
         # the convention's matrix or vector would make a scalar objective a matrix
@@ -933,8 +959,8 @@ def check(
             except MatcalcError:
                 retry = None
             if retry is not None and retry[0].shape.is_scalar:
-                expr, variables = retry
+                expr, variables, notes = retry
     names = set(S.names(tree))
     used = {k: v for k, v in variables.items() if k in names}
     declared = {k: v for k, v in variables.items() if k in declarations}
-    return Checked(expr, used, text, syntax, declared)
+    return Checked(expr, used, text, syntax, declared, notes)

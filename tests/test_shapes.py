@@ -198,3 +198,16 @@ def test_a_1d_result_against_the_rows_is_refused_with_a_hint(expr, shapes):
         check(expr, shapes)
     text = info.value.render()
     assert "keepdims=True" in text and "1-D" in text and "^" in text
+
+
+def test_a_convention_scalar_added_to_a_vector_comes_with_a_note(capsys):
+    """norm(A@x - b)^2 with b undeclared: b is a scalar (a–g), added to each entry, which a
+    user may not have meant; the header says so and how to declare a vector."""
+    from matcalc.cli import main
+
+    d = matcalc.diff("norm(A@x - b)^2", "x")
+    assert d.notes == ('b is a scalar (a–g and Greek names are), added to each entry; for a vector: --shape "b: m"',)
+    assert main(["diff", "norm(A@x - b)^2", "--wrt", "x"]) == 0
+    assert '# note: b is a scalar' in capsys.readouterr().out
+    assert matcalc.diff("norm(A@x - b)^2", "x", shapes={"b": "m"}).notes == ()
+    assert matcalc.diff("sigmoid(w.T@x + b)", "w").notes == ()  # added to a scalar: nothing to say
