@@ -1112,12 +1112,9 @@ _loss(
 )
 _loss(
     "smooth_l1_loss",
-    "mean of ½d²/β where |d| < β, else |d| − ½β; d = input − target, β = beta (1 by default)",
-    lambda at, a, b, beta: at.fn(
-        "where",
-        at.cmp("<", at.fn("abs", at.op("sub", a, b)), beta),
-        at.op("div", at.op("pow", at.op("sub", a, b), at.num("2")), at.op("mul", at.num("2"), beta)),
-        at.op("sub", at.fn("abs", at.op("sub", a, b)), at.op("div", beta, at.num("2"))),
+    "mean of ½d²/β where |d| < β, else |d| − ½β: the Huber loss with δ = β, divided by β (beta 1 by default)",
+    lambda at, a, b, beta: at.op(
+        "div", at.S.Call("huber_loss", (a, b), (("reduction", at.S.String("none", at.pos)), ("delta", beta)), at.pos), beta
     ),
     (("beta", "1"),),
 )
