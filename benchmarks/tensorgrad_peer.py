@@ -54,8 +54,12 @@ class Worker:
         self._start()
 
     def _start(self) -> None:
+        # one thread, and none left spinning: torch's OpenMP threads busy-wait after each
+        # call, and on a two-core machine they took the CPU from matcalc's next timed call
+        quiet = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
         self.proc = subprocess.Popen(
             [str(self.python), str(WORKER)],
+            env={**os.environ, **quiet},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -8,7 +8,8 @@ Requests (one JSON object a line):
   builds the case (``source`` defines ``expr`` with ``V(name, *edges)`` making the
   variables, ``F`` = ``tensorgrad.functions``), differentiates it once (the warm-up)
   and returns the result's numeric value at the given point;
-* ``{"op": "time", "id"}`` → the seconds of one more build + ``.grad`` + ``.simplify()``.
+* ``{"op": "time", "id"}`` → the seconds of one more build + ``.grad`` + ``.simplify()``
+  (right after an untimed one).
 
 This file imports nothing from the benchmark package or matcalc: it runs under a
 different interpreter.
@@ -125,6 +126,7 @@ def main() -> None:
                 preq, full = prepared[req["id"]]
                 signal.setitimer(signal.ITIMER_REAL, float(req.get("timeout") or 0))
                 try:
+                    differentiate(preq, full)  # untimed: the state the tool leaves in repeated use (see part_diff)
                     t = time.perf_counter()
                     differentiate(preq, full)
                     seconds = time.perf_counter() - t
