@@ -1134,7 +1134,7 @@ def radical_powers(n: Mul) -> Node | None:
             continue
         if isinstance(base, Apply) and base.fn is SQRT:
             roots[base.args[0]] = (i, e.value)
-        elif not base.shape.is_scalar or not isinstance(base, Const):
+        elif not isinstance(base, Const):  # (√2 with 2: constant_radicals)
             plain[base] = (i, e.value)
     for a, (j, q) in roots.items():
         if a in plain:
