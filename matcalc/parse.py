@@ -88,12 +88,7 @@ class _Builder:
 
     def number(self, args):
         (tok,) = args
-        if len(tok.text) == 1 and not tok.text.isdigit():  # ½, ¾: a vulgar fraction, as the number 1/2
-            import unicodedata
-            from fractions import Fraction
-
-            return S.Number(str(Fraction(unicodedata.numeric(tok.text)).limit_denominator(10)), tok.pos)
-        return S.Number(tok.text, tok.pos)
+        return S.Number(tok.text, tok.pos)  # ½ stays ½ (Number.value is 1/2)
 
     def string(self, args):
         (tok,) = args

@@ -642,7 +642,7 @@ def _deviation_sum(ck: Checker, call: S.Call) -> tuple[Node, bool]:
     if ddof_ast is not None and unbiased is not None:
         raise ck.arg_error(f"{call.func}() takes ddof (correction) or unbiased, not both", unbiased)
     if ddof_ast is not None:
-        value = Fraction(ddof_ast.text) if isinstance(ddof_ast, Number) else None
+        value = ddof_ast.value if isinstance(ddof_ast, Number) else None
         if value is None or value.denominator != 1 or value > 16:
             raise ck.arg_error(f"{call.func}()'s ddof is a whole number such as 0 or 1", ddof_ast)
         ddof = int(value)
@@ -784,9 +784,9 @@ def _build_norm(ck: Checker, call: S.Call) -> Node:
     if axis is not None:
         # the norms of the rows (axis 1) or columns (axis 0): NumPy's norm(X, axis=1)
         at = _At(call)
-        if p_ast is None or (isinstance(p_ast, Number) and Fraction(p_ast.text) == 2):
+        if p_ast is None or (isinstance(p_ast, Number) and p_ast.value == 2):
             body = at.fn("sqrt", at.S.Call("sum", (at.op("pow", x_ast, at.num("2")), axis), (("keepdims", keepdims),) if keepdims else (), call.pos))
-        elif isinstance(p_ast, Number) and Fraction(p_ast.text) == 1:
+        elif isinstance(p_ast, Number) and p_ast.value == 1:
             body = at.S.Call("sum", (at.fn("abs", x_ast), axis), (("keepdims", keepdims),) if keepdims else (), call.pos)
         else:
             raise ck.unsupported("norm along an axis supports ord=2 (Euclidean) and ord=1", p_ast)
@@ -803,8 +803,8 @@ def _build_norm(ck: Checker, call: S.Call) -> Node:
         # the max norm of a vector, max |xᵢ| (−inf: the smallest |xᵢ|)
         at = _At(call)
         return ck.node(at.fn("amin" if isinstance(p_ast, Neg) else "amax", at.fn("abs", x_ast)))
-    elif isinstance(p_ast, Number) and Fraction(p_ast.text) in (1, 2):
-        p = int(Fraction(p_ast.text))
+    elif isinstance(p_ast, Number) and p_ast.value in (1, 2):
+        p = int(p_ast.value)
     else:
         raise ck.unsupported(
             "norm supports ord=2 (Euclidean; for a matrix 'fro', the Frobenius norm) and ord=1 (sum of |entries| of a vector)",
@@ -1415,7 +1415,7 @@ def _build_logaddexp(ck: Checker, call: S.Call) -> Node:
 
     def build(a: S.Expr, b: S.Expr) -> S.Expr:
         for x, y in ((a, b), (b, a)):
-            if isinstance(x, Number) and Fraction(x.text) == 0:  # logaddexp(0, z) = softplus(z)
+            if isinstance(x, Number) and x.value == 0:  # logaddexp(0, z) = softplus(z)
                 return at.fn("softplus", y)
         return at.fn("log", at.op("add", at.fn("exp", a), at.fn("exp", b)))
 

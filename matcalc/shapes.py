@@ -428,7 +428,7 @@ class Checker:
             if key in names:
                 return names[key]
         if isinstance(ast, S.Number):
-            v = Fraction(ast.text)
+            v = ast.value
             if v.denominator == 1 and int(v) in allowed:
                 return int(v)
         raise self.error(f"expected one of {', '.join(map(str, allowed))} here", ast)
@@ -444,7 +444,7 @@ class Checker:
         if isinstance(ast, S.BinOp) and ast.op in ("mul", "matmul"):  # eye(m*n): a product of sizes
             return self.dim(ast.left) * self.dim(ast.right)
         if isinstance(ast, S.Number):
-            v = Fraction(ast.text)
+            v = ast.value
             if v.denominator == 1 and v >= 1:
                 return Dim.of(int(v))
         if isinstance(ast, S.Name):
@@ -465,7 +465,7 @@ class Checker:
         if len(e.text) > 400 or (m and abs(int(m.group(1)[:8])) > MAX_EXPONENT + 400):
             raise LimitError(f"the number {brief(e.text)} is out of range (limit 1e±{MAX_EXPONENT})", source=self.source, column=e.pos)
         try:
-            v = Fraction(e.text)
+            v = e.value
         except (ValueError, ZeroDivisionError):  # pragma: no cover - grammar admits only numbers
             raise self.error(f"bad number {e.text!r}", e) from None
         if v and not (Fraction(1, 10**MAX_EXPONENT) <= abs(v) <= 10**MAX_EXPONENT):
@@ -638,9 +638,9 @@ class Checker:
         k = k_ast
         if isinstance(k, S.Neg):
             sign, k = -1, k.operand
-        if not isinstance(k, S.Number) or Fraction(k.text).denominator != 1:
+        if not isinstance(k, S.Number) or k.value.denominator != 1:
             raise self.error("a matrix power needs an integer exponent (use .^ for an elementwise power)", k_ast)
-        n = int(Fraction(k.text))
+        n = int(k.value)
         if n > MAX_MATRIX_POWER:
             raise self.error(f"matrix power {n} is too large (limit {MAX_MATRIX_POWER})", k_ast)
         s = self.shape(a)

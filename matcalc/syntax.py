@@ -20,6 +20,8 @@ mpow       matrix power                                —          ``^``
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .record import record
 
 
@@ -27,6 +29,15 @@ from .record import record
 class Number:
     text: str
     pos: int = 0
+
+    @property
+    def value(self) -> Fraction:
+        """The number: 0.5 and 1e-3 exactly, and ½ (a vulgar fraction) as 1/2."""
+        if len(self.text) == 1 and not self.text.isdigit():
+            import unicodedata
+
+            return Fraction(unicodedata.numeric(self.text)).limit_denominator(10)
+        return Fraction(self.text)
 
 
 @record(ignore=("pos",))

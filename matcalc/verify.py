@@ -1386,6 +1386,12 @@ def _check(sp, d: Derivative, seed: int, exact_timeout: float, points: int, poin
             fd_status = "agree"
             report.fd_error = res.max_error
             break
+        if not np.all(np.isfinite(res.got)):
+            # the formula is 0/0 where the function is finite only through a limit (σ(1/0) = 1):
+            # no random point inside its domain was found, which is not a mismatch
+            fd_detail = "the formula is undefined (NaN) at every point drawn, where the function is defined"
+            fd_status = "skipped"
+            break
         fd_status = "mismatch"
         fd_detail = f"{res.first_mismatch()} (max error {res.max_error:.3g})"
     if fd_status == "agree":

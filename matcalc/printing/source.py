@@ -28,8 +28,8 @@ def _wrap(pair: tuple[str, int], need: int) -> str:
 
 def _go(e: S.Expr, d: str) -> tuple[str, int]:
     if isinstance(e, S.Number):
-        # "3." before ' or ** would lex as something else: (3.)' and (3.)**x; ½ is the number 1/2
-        return e.text, (PRODUCT if e.text.endswith(".") or "/" in e.text else ATOM)
+        # "3." before ' or ** would lex as something else: (3.)' and (3.)**x
+        return e.text, (PRODUCT if e.text.endswith(".") else ATOM)
     if isinstance(e, S.Name):
         return e.id, ATOM
     if isinstance(e, S.String):
