@@ -1391,7 +1391,7 @@ def _build_transpose(ck: Checker, call: S.Call) -> Node:
     return x if a == b else B.transpose(x)
 
 
-def _oriented(column: bool):
+def _vector_as(column: bool):
     def build(ck: Checker, call: S.Call) -> Node:
         (x_ast,) = ck.args(call, 1)
         x = ck.node(x_ast)
@@ -1403,8 +1403,8 @@ def _oriented(column: bool):
     return build
 
 
-_structural("column", "column(x), x[:, None]", "a vector as a column (NumPy's x[:, None])")(_oriented(True))
-_structural("row", "row(x), x[None, :]", "a vector as a row (NumPy's x[None, :])")(_oriented(False))
+_structural("column", "column(x), x[:, None]", "a vector as a column (NumPy's x[:, None])")(_vector_as(True))
+_structural("row", "row(x), x[None, :]", "a vector as a row (NumPy's x[None, :])")(_vector_as(False))
 
 
 @_structural("logaddexp", "logaddexp(a, b)", "log(eᵃ + eᵇ), entry by entry (NumPy's logaddexp)")

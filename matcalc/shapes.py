@@ -300,6 +300,11 @@ class Checker:
     def fresh(self) -> Dim:
         return self.solver.fresh()
 
+    def _as_vector(self, v: Var) -> Var:
+        """The undeclared name ``v``, read as a vector of a length still to be inferred."""
+        self.vars[v.name] = Var(v.name, Shape(self.fresh(), ONE))
+        return self.vars[v.name]
+
     def _note_scalar_sum(self, a: Node, b: Node) -> None:
         """Remember a name that is a scalar only by the naming convention and is added to
         a vector (A@x − b): the user may have meant a vector, and is told how to say so."""
@@ -315,6 +320,8 @@ class Checker:
                 self.scalar_sums.setdefault(n.name, s.cols if s.rows.is_one else s.rows)
 
     def notes(self) -> tuple[str, ...]:
+        if not self.scalar_sums:
+            return ()
         names = self._dim_names()
         out = []
         for name, d in self.scalar_sums.items():
@@ -677,15 +684,13 @@ class Checker:
                     "the right-hand side needs as many rows as the matrix",
                     at,
                 )
-            # A\\b with an undeclared a–g name b: the right-hand side is a vector
-            b = self.vars[b.name] = Var(b.name, Shape(self.fresh(), ONE))
+            b = self._as_vector(b)  # A\b with an undeclared a–g name b: the right-hand side is a vector
         return self.matmul(inv, b, at, a_ast, b_ast)
 
     def matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
         sa, sb = self.shape(a), self.shape(b)
         if sa.is_row and sb.is_scalar and self._soft_scalar(b):
-            # a'*X*b: a row times a once-used undeclared a–g name; the name is a vector
-            b = self.vars[b.name] = Var(b.name, Shape(self.fresh(), ONE))
+            b = self._as_vector(b)  # a'*X*b: a row times a once-used undeclared a–g name is a vector
             sb = self.shape(b)
         if sa.is_scalar or sb.is_scalar:
             return B.mul(a, b)
