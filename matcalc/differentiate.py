@@ -54,7 +54,7 @@ from .nodes import (
     Zero,
     walk,
 )
-from .registry import LOG, SIGN
+from .registry import EXP, LOG, SIGN
 
 Diffs = Callable[[Node], "Node | None"]  # child → its differential (None: zero)
 
@@ -136,10 +136,35 @@ def _pow(n: Pow, d: Diffs) -> Node | None:
 @rule.register
 def _apply(n: Apply, d: Diffs) -> Node | None:
     """d f(A) = f′(A) ⊙ dA  (each partial from the registry entry)"""
+    if n.fn is LOG and isinstance(n.args[0], Mul):
+        return _log_product(n, n.args[0], d)
     diffs = [d(a) for a in n.args]
     coefs = n.fn.partials(n.args, n, tuple(x is not None for x in diffs))
     out = [B.mul(c, x) for c, x in zip(coefs, diffs) if x is not None]
     return B.add(*out, shape=n.shape)
+
+
+def _log_product(n: Apply, arg: Mul, d: Diffs) -> Node | None:
+    """d log(A₁^k₁ ⊙ A₂^k₂ ⊙ …) = Σ kᵢ dAᵢ / Aᵢ  (logarithmic differentiation)
+
+    The textbook form: log(p/(1 − p)) gives 1/p + 1/(1 − p), where the chain rule
+    through the quotient gives (1/p − 1) ⊙ (1/(1 − p) + p/(1 − p)²).  Valid wherever the
+    product is nonzero, so wherever the logarithm is defined; d log(exp(a)) = da.
+    """
+    out = []
+    for f in arg.factors:
+        k: Node = B.ONE
+        if isinstance(f, Pow) and isinstance(f.exponent, Const):
+            f, k = f.base, f.exponent
+        if isinstance(f, Apply) and f.fn is EXP:
+            df = d(f.args[0])
+            term = None if df is None else B.mul(k, df)
+        else:
+            df = d(f)
+            term = None if df is None else B.mul(k, df, B.reciprocal(f))
+        if term is not None:
+            out.append(B.broadcast(term, n.shape))
+    return B.add(*out, shape=n.shape) if out else None
 
 
 @rule.register

@@ -697,6 +697,12 @@ PROBLEMS: list[Problem] = [
     P("exp_vector_second", GB, "exp(t*x)", "t", "exp(t*x)*x**2", shapes={"t": "scalar"}, order=2),
     P("ml_right_division", MN, "tr(B/A)", "A", "-(inv(A)@B@inv(A)).T", **ML),
     P("ml_right_division_scalar", MC, "x'*X/c", "c", "-(x.T@X)/c**2", **ML),
+    # logarithmic differentiation: d log(u/v) = du/u − dv/v, not the chain rule through the quotient
+    P("gb_logit_sum", GB, "sum(log(p/(1 - p)))", "p", "1/p + 1/(1 - p)"),
+    P("bv_log_ratio_poly", BV, "sum(log(x**3/(1 + x**2)))", "x", "3/x - 2*x/(1 + x**2)"),
+    P("mn_log_normalised", MN, "sum(y*log(x/sum(x)))", "x", "y/x - sum(y)/sum(x)"),
+    P("mn_log_scaled_quad", MN, "log(x.T@A@x/(x.T@x))", "x", "(A + A.T)@x/(x.T@A@x) - 2*x/(x.T@x)"),
+    P("gb_log_bernoulli_variance", GB, "sum(log(sigmoid(z)*(1 - sigmoid(z))))", "z", "1 - 2*sigmoid(z)"),
 ]
 
 # Why each failing problem fails today, by cause.  The test marks these

@@ -453,16 +453,16 @@ def _starts_tight(n: MatMul, pr: Printer) -> bool:
 def _is_negative(t: Node) -> bool:
     if isinstance(t, Const):
         return t.value < 0
-    if isinstance(t, Broadcast) and isinstance(t.arg, Const):
-        return t.arg.value < 0
+    if isinstance(t, Broadcast):  # (−c)𝟙 prints as − c𝟙 after the positive terms
+        return _is_negative(t.arg)
     return isinstance(t, Mul) and isinstance(t.factors[0], Const) and t.factors[0].value < 0
 
 
 def _negated(t: Node) -> Node:
     from .. import build as B
 
-    if isinstance(t, Broadcast) and isinstance(t.arg, Const):
-        return B.broadcast(Const(-t.arg.value), t.shape)
+    if isinstance(t, Broadcast):
+        return B.broadcast(_negated(t.arg), t.shape)
     return B.neg(t)
 
 
