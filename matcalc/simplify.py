@@ -1122,6 +1122,42 @@ def collect_powers(n: Mul) -> Node | None:
     return B.mul(*out) if out else B.ones(n.shape)
 
 
+def _squared_norm_of(f: Node) -> Node | None:
+    """u for uᵀu, tr(UᵀU) or sum(U²) (all ‖U‖²)."""
+    if isinstance(f, MatMul) and len(f.factors) == 2 and isinstance(f.factors[0], Transpose):
+        if f.factors[0].arg is f.factors[1] and f.factors[1].shape.cols.is_one:
+            return f.factors[1]
+    if isinstance(f, Trace) and isinstance(f.arg, MatMul) and len(f.arg.factors) == 2:
+        a, b = f.arg.factors
+        if isinstance(a, Transpose) and a.arg is b:
+            return b
+    if isinstance(f, Sum) and f.axis is None and isinstance(f.arg, Pow) and f.arg.exponent is B.TWO:
+        return f.arg.base
+    return None
+
+
+@rule(Mul)
+def squares_beside_norms(n: Mul) -> Node | None:
+    """(x·x)‖x‖ᵏ → ‖x‖ᵏ⁺²  (also tr(XᵀX) and sum(X²) beside ‖X‖): (x·x)/‖x‖³ = 1/‖x‖"""
+    normed = set()
+    for f in n.factors:
+        base = f.base if isinstance(f, Pow) and isinstance(f.exponent, Const) else f
+        if isinstance(base, Norm) and base.p == 2:
+            normed.add(base.arg)
+    if not normed:
+        return None
+    out, changed = [], False
+    for f in n.factors:
+        base, k = (f.base, f.exponent) if isinstance(f, Pow) and isinstance(f.exponent, Const) else (f, B.ONE)
+        u = _squared_norm_of(base)
+        if u is not None and u in normed:
+            out.append(B.power(Norm(u, 2), Const(2 * k.value)))
+            changed = True
+        else:
+            out.append(f)
+    return B.mul(*out) if changed else None
+
+
 @rule(Mul)
 def radical_powers(n: Mul) -> Node | None:
     """a ⊙ (√a)⁻¹ → √a;  a^p ⊙ (√a)^q → (√a)^(2p + q)  (where √a is defined, a > 0):
