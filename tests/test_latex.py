@@ -452,6 +452,10 @@ DERIVATIVE_CASES: list[tuple[str, str, dict]] = [
     ("sum(sqrt(x)/(x + 1))", "x", {"order": 2}),
     ("tr(X@X)", "X", {}),
     ("det(X)", "X", {"order": 2}),
+    # mean, var and std printed by name (matcalc.printing.fold)
+    ("sum(y*(x - mean(x))/std(x))", "x", {}),
+    ("std(X)", "X", {}),
+    ("a*var(X) + mean(X)^2", "a", {}),
 ]
 
 EXPRESSIONS = [

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 
 from ..nodes import LEAVES, Broadcast, Const, Differential, Mul, Node, Pow, Transpose, Var, walk
+from .fold import folded
 from .text import P_ATOM, Out, Printer
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -41,6 +42,9 @@ class CsePrinter(Printer):
 
     def definition(self, n: Node) -> str:
         """The named node itself, written out (its own sub-names still used)."""
+        shown = folded(n)  # √var(x) is std(x) here too
+        if shown is not None:
+            return self.p(shown).text
         return getattr(self, "_print_" + type(n).__name__)(n).text
 
 

@@ -57,6 +57,7 @@ from ..nodes import (
     Var,
     Zero,
 )
+from .fold import Deviation, Mean, Variance
 from .text import (
     GREEK_LETTERS,
     P_ATOM,
@@ -443,6 +444,15 @@ class LatexPrinter(Printer):
         return Out(self.script(n.arg, "^{-1}"), P_POST)
 
     # ---------------------------------------------------------- functions
+
+    def _print_Mean(self, n: Mean) -> Out:
+        return self.call(r"\operatorname{mean}", n.arg)
+
+    def _print_Variance(self, n: Variance) -> Out:
+        return self.call(r"\operatorname{var}", n.arg)
+
+    def _print_Deviation(self, n: Deviation) -> Out:
+        return self.call(r"\operatorname{std}", n.arg)
 
     def _print_Apply(self, n: Apply) -> Out:
         cmd = n.fn.latex

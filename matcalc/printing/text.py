@@ -50,6 +50,8 @@ from ..nodes import (
     Zero,
     walk,
 )
+from .fold import Deviation, Mean, Variance
+from .fold import folded as _folded
 
 # precedence: higher binds tighter
 P_CMP, P_ADD, P_MUL, P_NEG, P_POW, P_POST, P_ATOM = 5, 10, 20, 15, 30, 40, 50
@@ -137,9 +139,21 @@ class Printer:
     def p(self, n: Node) -> Out:
         o = self.memo.get(n)
         if o is None:
-            o = getattr(self, "_print_" + type(n).__name__)(n)
+            shown = _folded(n)
+            o = self.p(shown) if shown is not None else getattr(self, "_print_" + type(n).__name__)(n)
             self.memo[n] = o
         return o
+
+    # mean(x), var(x), std(x): the names of the sums the registry builds them from (see .fold)
+
+    def _print_Mean(self, n: Mean) -> Out:
+        return self.call("mean", n.arg)
+
+    def _print_Variance(self, n: Variance) -> Out:
+        return self.call("var", n.arg)
+
+    def _print_Deviation(self, n: Deviation) -> Out:
+        return self.call("std", n.arg)
 
     def wrap(self, n: Node | Out, prec: int) -> str:
         o = self.p(n) if isinstance(n, Node) else n
@@ -622,6 +636,13 @@ class AsciiPrinter(Printer):
 
 class MatlabPrinter(AsciiPrinter):
     """Text in the matlab (matrixcalculus.org) dialect."""
+
+    # MATLAB's var and std normalise by N − 1 unless w = 1
+    def _print_Variance(self, n: Variance) -> Out:
+        return Out(f"var({self.p(n.arg).text}, 1)", P_ATOM)
+
+    def _print_Deviation(self, n: Deviation) -> Out:
+        return Out(f"std({self.p(n.arg).text}, 1)", P_ATOM)
 
     syntax = "matlab"
     mul_op = " .* "

@@ -1,0 +1,138 @@
+"""Names the printers fold back: sum(x)/n is mean(x), Σ(x − mean x)²/n is var(x).
+
+The engine builds mean, var and std out of sums (:mod:`matcalc.registry`), so that every
+differentiation and simplification rule sees plain sums and dimensions; a reader wants
+the names back.  The nodes here exist only while printing: the printers fold a product
+into them (a :class:`~matcalc.nodes.Mul` holding sum(X) and 1/N, N the number of X's
+entries) and print the result.  Every printer, ASCII included, writes them as calls
+that parse back to the very sums they stand for.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..dims import SCALAR, Dim, Shape
+from ..nodes import Add, Apply, Const, DimValue, MatMul, Mul, Node, Ones, Pow, Sum, Transpose, node
+from ..registry import SQRT
+
+
+@node("arg")
+class Mean(Node):
+    """mean(X): sum(X)/N over all N entries (display only)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node("arg")
+class Variance(Node):
+    """var(x): Σ(x − mean x)²/N over all N entries, NumPy's (biased) variance (display only)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+@node("arg")
+class Deviation(Node):
+    """std(x) = √var(x) (display only)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
+def folded(n: Node) -> Node | None:
+    """What a printer shows for ``n`` when it is a statistic (or holds one as a factor), else ``None``."""
+    if type(n) is Mul:
+        return fold_statistics(n)
+    if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:
+        inner = fold_statistics(n.args[0])
+        if isinstance(inner, Variance):
+            return Deviation(inner.arg)
+    return None
+
+
+def _count(f: Node) -> tuple[Dim, Fraction] | None:
+    """(N, k) for a factor 1/Nᵏ (N a dimension, k ≥ 1 whole)."""
+    if isinstance(f, Pow) and isinstance(f.base, DimValue) and isinstance(f.exponent, Const):
+        k = -f.exponent.value
+        if k >= 1 and k.denominator == 1:
+            return f.base.dim, k
+    return None
+
+
+def _rebuilt(factors: list[Node], shape: Shape) -> Node:
+    from .. import build as B
+
+    if not factors:
+        return B.ones(shape) if not shape.is_scalar else B.ONE
+    out = B.mul(*factors)
+    return out if out.shape == shape else B.broadcast(out, shape)
+
+
+def fold_statistics(n: Mul) -> Node | None:
+    """``n`` with sum(X)·(1/N) → mean(X), Σ(X − mean X)²·(1/N) and (uᵀu)·(1/N) → var(X)
+    (u = x − mean(x)𝟙); ``None`` when nothing folds.  Of 1/Nᵏ one power goes into the statistic."""
+    from .. import build as B
+
+    fs = list(n.factors)
+    for i, f in enumerate(fs):
+        count = _count(f)
+        if count is None:
+            continue
+        dim, k = count
+        for j, g in enumerate(fs):
+            stat = _statistic(g, dim)
+            if stat is not None:
+                rest = [h for m, h in enumerate(fs) if m not in (i, j)]
+                if k > 1:
+                    rest.append(B.power(f.base, Const(1 - k)))
+                return _rebuilt([stat, *rest], n.shape)
+    return None
+
+
+def _statistic(g: Node, count: Dim) -> Node | None:
+    if isinstance(g, Sum) and g.axis is None and not g.arg.shape.is_scalar and g.arg.shape.size == count:
+        a = g.arg
+        if isinstance(a, Pow) and isinstance(a.exponent, Const) and a.exponent.value == 2:
+            x = centred(a.base)
+            if x is not None:
+                return Variance(x)
+        return Mean(a)
+    if isinstance(g, MatMul) and len(g.factors) == 2 and g.factors[1].shape.cols.is_one:
+        u = centred(g.factors[1])
+        if u is not None and u.shape.size == count and _transposed(g.factors[0], g.factors[1]):
+            return Variance(u)
+    return None
+
+
+def centred(b: Node) -> Node | None:
+    """X for X − mean(X)𝟙𝟙ᵀ (as the engine writes it: X − sum(X)𝟙𝟙ᵀ/N)."""
+    if not (isinstance(b, Add) and len(b.terms) == 2):
+        return None
+    x, m = b.terms
+    if not (isinstance(m, Mul) and len(m.factors) == 4):
+        x, m = m, x
+    if not (isinstance(m, Mul) and len(m.factors) == 4):
+        return None
+    c, s, r, o = m.factors
+    if not (isinstance(c, Const) and c.value == -1 and isinstance(o, Ones) and isinstance(s, Sum) and s.arg is x):
+        return None
+    return x if s.axis is None and _count(r) == (x.shape.size, 1) else None
+
+
+def _transposed(a: Node, b: Node) -> bool:
+    from .. import build as B
+
+    if isinstance(a, Transpose):
+        return a.arg is b
+    def t(n: Node) -> Node:  # (c ⊙ u)ᵀ = cᵀ ⊙ uᵀ, as the simplifier writes it
+        return B.mul(*(B.transpose(f) for f in n.factors)) if isinstance(n, Mul) else B.transpose(n)
+
+    return isinstance(a, Add) and isinstance(b, Add) and {t(x) for x in b.terms} == set(a.terms)

@@ -1,0 +1,66 @@
+"""mean, var and std keep their names in printed results (matcalc.printing.fold).
+
+The engine builds them from sums; the printers fold sum(X)/N, Σ(X − mean X)²/N and
+√var back.  Each printed form must parse back to the same value, in both dialects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.evaluate import evaluate
+from matcalc.numeric import numeric_check
+
+CASES = [
+    # (expression, wrt, text)
+    ("mean(x)*a", "a", "mean(x)"),
+    ("a*var(X)", "a", "var(X)"),
+    ("a*std(x)", "a", "std(x)"),
+    ("var(x)", "x", "2(x − mean(x) 𝟙)/n"),
+    ("std(X)", "X", "(X − mean(X) 𝟙𝟙ᵀ)/(std(X) mn)"),
+    ("mean(X)^2", "X", "(2 mean(X)/mn)𝟙𝟙ᵀ"),
+    ("sum(y*(x - mean(x))/sqrt(var(x) + c))", "x",
+     "(y·(mean(x) 𝟙 − x))(x − mean(x) 𝟙)/(n(√(var(x) + c))³) + y/√(var(x) + c) − (mean(y)/√(var(x) + c))𝟙"),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,text", CASES, ids=[c[0] for c in CASES])
+def test_statistics_print_by_name(expr, wrt, text):
+    d = matcalc.diff(expr, wrt)
+    assert d.text == text
+
+
+@pytest.mark.parametrize("expr,wrt,text", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("syntax", ["numpy", "matlab"])
+def test_named_statistics_parse_back_to_the_same_value(expr, wrt, text, syntax):
+    """MATLAB's var and std divide by N − 1 unless told w = 1: the matlab printer says so."""
+    d = matcalc.diff(expr, wrt)
+    ascii_text = d.ascii(syntax)
+    if syntax == "matlab" and ("var(" in ascii_text or "std(" in ascii_text):
+        assert ", 1)" in ascii_text
+    variables = {**d.checked.variables, d.wrt.name: d.wrt}
+    shapes = {k: (str(v.shape.rows), str(v.shape.cols)) for k, v in variables.items()}
+    again = matcalc.check(ascii_text, shapes, syntax)
+    res = numeric_check(d)
+    want = evaluate(d.node, variables, res.point, res.sizes)
+    got = evaluate(again.expr, again.variables, res.point, res.sizes)
+    assert np.allclose(got.reshape(want.shape), want), (ascii_text, got, want)
+
+
+def test_latex_names_the_statistics():
+    d = matcalc.diff("sum(y*(x - mean(x))/std(x))", "x")
+    tex = d.latex(header=False)
+    assert r"\operatorname{mean}(\mathbf{x})" in tex and r"\operatorname{std}(\mathbf{x})" in tex
+
+
+def test_cse_definitions_use_the_names():
+    d = matcalc.diff("sum(y*(x - mean(x))/std(x))", "x")
+    assert "= std(x)" in d.cse()
+
+
+def test_a_sum_over_another_count_is_not_a_mean():
+    """sum(x)/m for x of length n stays a sum: only N = the number of entries folds."""
+    d = matcalc.diff("a*sum(x)/dim(m)", "a", shapes={"x": "n"})
+    assert "mean" not in d.text
