@@ -321,7 +321,12 @@ def parse(source: str, syntax: str = "numpy") -> S.Expr:
         else:
             what = {"NAME": "name ", "NUMBER": "number "}.get(tok.type, "")
             shown = tok.text if len(tok.text) <= 40 else tok.text[:39] + "…"
-            msg = f"unexpected {what}{shown!r}; expected {_describe(e.expected)}"
+            if tok.type in ("NAME", "NUMBER", "LPAR", "MODULE_NAME") and "MULOP" in e.expected:
+                # an operand right after a complete one: a product written by juxtaposition (2x, x'Ax)
+                ops = "'*' for the matrix product, '.*' elementwise" if syntax == "matlab" else "'@' for the matrix product, '*' elementwise"
+                msg = f"missing operator before {what}{shown!r}: write products out ({ops})"
+            else:
+                msg = f"unexpected {what}{shown!r}; expected {_describe(e.expected)}"
             col = tok.pos
         raise ParseError(msg, source=source, column=col) from None
     except ParseError as e:

@@ -203,8 +203,10 @@ SYNTAX_CASES = [
     ("W@@x", 2, ["unexpected '@'"]),
     ("x +", 3, ["unexpected end of expression", "a name"]),
     ("sum(axis=0, x)", 12, ["a positional argument cannot follow a keyword argument"]),
-    ("exp(x) log(x)", 7, ["unexpected name 'log'", "an operator"]),
-    ("2 3", 2, ["unexpected number '3'"]),
+    # juxtaposition is not a product: the message says how to write one
+    ("exp(x) log(x)", 7, ["missing operator before name 'log'", "'@' for the matrix product", "'*' elementwise"]),
+    ("2 3", 2, ["missing operator before number '3'"]),
+    ("x^T A x", 4, ["missing operator before name 'A'"]),
     ("   ", 0, ["empty expression"]),
     ("x\n+ * y", 2, ["unexpected '*'"]),  # second line: the caret is on the line that holds the error
 ]
@@ -219,6 +221,12 @@ def test_syntax_error_shows_line_and_caret(capsys: pytest.CaptureFixture[str], e
     shown = expr.split("\n")[-1] if "\n" in expr else expr
     assert lines[1] == "  " + shown, lines
     assert caret_column(lines) == column, lines
+
+
+def test_juxtaposition_in_the_matlab_dialect_names_its_operators(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = error_lines(*diff_cli(capsys, "x'A*x", "x", "--syntax", "matlab"))
+    assert "missing operator before name 'A'" in lines[0] and "'*' for the matrix product, '.*' elementwise" in lines[0], lines
+    assert caret_column(lines) == 2, lines
 
 
 def test_syntax_error_in_the_matlab_dialect(capsys: pytest.CaptureFixture[str]) -> None:

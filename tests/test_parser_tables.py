@@ -174,8 +174,8 @@ def test_agrees_with_lark_on_expressions_and_their_mutations(case):
 
 def test_top_level_errors_do_not_offer_a_closing_parenthesis():
     with pytest.raises(MatcalcError) as info:
-        parse("x y")
+        parse("x ]")
     assert "')'" not in info.value.message and "the end of the expression" in info.value.message
     with pytest.raises(MatcalcError) as info:
-        parse("f(x y")
+        parse("f(x ]")
     assert "')'" in info.value.message and "the end of the expression" not in info.value.message
