@@ -226,6 +226,9 @@ class Checker:
         self.name_uses: dict[str, int] = {}
         #: convention-scalar names added to a vector, and the vector's length (see :meth:`notes`)
         self.scalar_sums: dict[str, Dim] = {}
+        #: numpy-dialect operators a reader of mathematics may misread (^ on a square
+        #: matrix, x'*y): (kind, text of the operation, left node, right node), judged once shapes are known
+        self.dialect_traps: list[tuple[str, str, Node, Node]] = []
         #: sizes that are products of other sizes: vec(X) (rows·cols), A ⊗ B (side by side)
         self.products: list[tuple[Dim, tuple[Dim, ...]]] = []
         #: when true, x^T (with T used nowhere else) is read as a transpose
@@ -319,15 +322,41 @@ class Checker:
             ):
                 self.scalar_sums.setdefault(n.name, s.cols if s.rows.is_one else s.rows)
 
+    def _note_dialect_trap(self, e: S.BinOp, a: Node, b: Node) -> None:
+        """Remember X^k and x'*y in the numpy dialect: elementwise there, a matrix power and
+        an inner product to a reader of mathematics (and in the matlab dialect)."""
+        if self.syntax != "numpy":
+            return
+        if e.op == "pow" and self.source[e.pos : e.pos + 1] == "^" and not self.shape(a).is_scalar:
+            k = e.right.operand if isinstance(e.right, S.Neg) else e.right
+            if isinstance(k, S.Number) and k.value.denominator == 1 and k.value > 1:
+                self.dialect_traps.append(("pow", unparse(e, self.syntax).replace("**", "^"), a, b))
+        elif e.op == "mul" and (isinstance(e.left, S.Transpose) or isinstance(e.right, S.Transpose)):
+            self.dialect_traps.append(("mul", unparse(e, self.syntax), a, b))
+
     def notes(self) -> tuple[str, ...]:
-        if not self.scalar_sums:
-            return ()
-        names = self._dim_names()
         out = []
+        for kind, text, a, b in self.dialect_traps:
+            sa, sb = self.shape(a), self.shape(b)
+            if kind == "pow" and not sa.rows.is_one and sa.rows == sa.cols:
+                out.append(
+                    f"{text} is an elementwise power in the numpy dialect; for the matrix power write "
+                    f"matrix_power(…, k) or use --syntax matlab"
+                )
+            elif kind == "mul" and sa.rows.is_one and not sa.cols.is_one and not sb.rows.is_one:
+                # a row times a column or matrix, x'*A*x: a product in MATLAB, a broadcast in NumPy
+                # (a column times a row is the outer product either way)
+                out.append(
+                    f"{text} is elementwise in the numpy dialect: the row broadcasts against the "
+                    f"{'column' if sb.cols.is_one else 'matrix'}; for matrix products write @ (or use --syntax matlab)"
+                )
+        if not self.scalar_sums:
+            return tuple(dict.fromkeys(out))
+        names = self._dim_names()
         for name, d in self.scalar_sums.items():
             size = str(self.solver.resolve(d).substitute(names)).replace("·", "*")
             out.append(f"{name} is a scalar (a–g and Greek names are), added to each entry; for a vector: --shape \"{name}: {size}\"")
-        return tuple(out)
+        return tuple(dict.fromkeys(out))
 
     def _soft_scalar(self, n: Node) -> bool:
         """An undeclared name, scalar only by the naming convention, used exactly once."""
@@ -619,12 +648,15 @@ class Checker:
         if op == "mpow":
             return self.matrix_power(a, e.right, e)
         if op == "pow":
+            self._note_dialect_trap(e, a, b)
             return self.elementwise_power(a, b, e, e.left, e.right)
         word = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}[op]
         if op in ("add", "sub"):
             self._note_scalar_sum(a, b)
             a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=False)
             return B.add(a, B.neg(b)) if op == "sub" else B.add(a, b)
+        if op == "mul":
+            self._note_dialect_trap(e, a, b)
         a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=True)
         if op == "div" and B.is_zero(b):
             raise DomainError("division by zero", source=self.source, column=e.pos)

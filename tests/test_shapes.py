@@ -211,3 +211,24 @@ def test_a_convention_scalar_added_to_a_vector_comes_with_a_note(capsys):
     assert '# note: b is a scalar' in capsys.readouterr().out
     assert matcalc.diff("norm(A@x - b)^2", "x", shapes={"b": "m"}).notes == ()
     assert matcalc.diff("sigmoid(w.T@x + b)", "w").notes == ()  # added to a scalar: nothing to say
+
+
+@pytest.mark.parametrize(
+    "expr,wrt,words",
+    [
+        ("tr(X^3)", "X", "X^3 is an elementwise power in the numpy dialect"),
+        ("x'*x", "x", "the row broadcasts against the column"),
+        ("x'*A*x", "x", "the row broadcasts against the matrix"),
+    ],
+)
+def test_numpy_operators_a_mathematician_may_misread_get_a_note(expr, wrt, words):
+    """In the numpy dialect ^ and * are elementwise: tr(X^3) and x'*A*x are not what a
+    textbook (or MATLAB) means by them, and the header says so."""
+    notes = matcalc.diff(expr, wrt).notes
+    assert any(words in n for n in notes), notes
+    assert matcalc.diff(expr, wrt, syntax="matlab").notes == ()
+
+
+@pytest.mark.parametrize("expr,wrt", [("sum(X^2)", "X"), ("tr(X**3)", "X"), ("x*y'", "x"), ("X*y'", "X"), ("x.T*y.T", "x"), ("sum(w*x)+b", "w")])
+def test_elementwise_operators_used_as_numpy_means_them_get_no_note(expr, wrt):
+    assert matcalc.diff(expr, wrt).notes == ()
