@@ -1344,6 +1344,15 @@ def named_quotient(n: Mul) -> Node | None:
     at the head of a product (exp(x) yᵀ/sum(exp(x)))"""
     fs = n.factors
     for i, f in enumerate(fs):
+        if isinstance(f, Broadcast) and not f.shape.is_vector and isinstance(f.arg, Mul) and f.arg.shape.cols.is_one:
+            # (c ⊙ 1/(exp(Z)𝟙))𝟙ᵀ ⊙ exp(Z) → (c𝟙ᵀ) ⊙ softmax(Z): a column of weights over the row totals
+            for p in f.arg.factors:
+                if isinstance(p, Pow) and isinstance(p.exponent, Const) and p.exponent.value == -1:
+                    d = p.base
+                    if isinstance(d, Sum) and d.axis == 1 and isinstance(d.arg, Apply) and d.arg.fn is EXP and d.arg in fs:
+                        others = [q for q in f.arg.factors if q is not p]
+                        rest = [h for k, h in enumerate(fs) if k != i and h is not d.arg]
+                        return B.mul(*rest, B.broadcast(B.mul(*others), f.shape), Softmax(d.arg.args[0]))
         if isinstance(f, Broadcast) and not f.shape.is_vector:
             f = f.arg  # a column of row totals spread along the rows
         if not (isinstance(f, Pow) and isinstance(f.exponent, Const) and f.exponent.value == -1):
@@ -1940,6 +1949,11 @@ def _split_shift(z: Node) -> tuple[Node, list[Node]] | None:
             return B.ONE
         if isinstance(f, Broadcast) and (f.arg.shape.is_scalar or (row_wise and f.arg.shape.cols.is_one)):
             return f.arg
+        if row_wise and isinstance(f, MatMul) and len(f.factors) == 2 and f.factors[0].shape.cols.is_one:
+            # c𝟙ᵀ as a product (NumPy's Z - Z.max(axis=1, keepdims=True))
+            o = f.factors[1]
+            if isinstance(o, Ones) or (isinstance(o, Transpose) and isinstance(o.arg, Ones)):
+                return f.factors[0]
         return None
 
     rest, shifts = [], []
@@ -1985,6 +1999,13 @@ def sum_rules(n: Sum) -> Node | None:
         if sc:
             rest = B.mul(*[f for f in a.factors if not f.shape.is_scalar])
             return B.mul(*sc, rebuild(Sum(rest, n.axis)))
+    if isinstance(a, Mul) and n.axis is not None and not a.shape.is_vector:
+        # ((c𝟙ᵀ) ⊙ A)𝟙 → c ⊙ (A𝟙): a factor constant along the summed axis comes out
+        for i, f in enumerate(a.factors):
+            c = _spread_along(f, n.axis)
+            if c is not None:
+                rest = B.mul(*[g for j, g in enumerate(a.factors) if j != i])
+                return B.mul(c, rebuild(Sum(rest, n.axis)))
     if isinstance(a, Ones):
         if n.axis is None:
             return DimValue(a.shape.size) if not a.shape.size.is_int else B.const(a.shape.size.coef)
@@ -2020,6 +2041,23 @@ def sum_rules(n: Sum) -> Node | None:
     if isinstance(a, Add):
         # sum(A + B) → sum(A) + sum(B), kept when the sums simplify (centring: sum(x − x̄𝟙) = 0)
         return _try(n, lambda: B.add(*[rebuild(Sum(t, n.axis)) for t in a.terms], shape=n.shape))
+    return None
+
+
+def _spread_along(f: Node, axis: int) -> Node | None:
+    """c for a matrix c𝟙ᵀ (axis 1: a column spread along the rows) or 𝟙c (axis 0: a row
+    spread down the columns), as a broadcast or an outer product with ones."""
+    if isinstance(f, Broadcast) and not f.arg.shape.is_scalar:
+        if (axis == 1 and f.arg.shape.cols.is_one) or (axis == 0 and f.arg.shape.rows.is_one):
+            return f.arg
+        return None
+    if isinstance(f, MatMul) and len(f.factors) == 2:
+        a, b = f.factors
+        ones = (lambda x: isinstance(x, Ones) or (isinstance(x, Transpose) and isinstance(x.arg, Ones)))
+        if axis == 1 and a.shape.cols.is_one and ones(b):
+            return a
+        if axis == 0 and b.shape.rows.is_one and ones(a):
+            return b
     return None
 
 

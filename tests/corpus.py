@@ -702,6 +702,17 @@ PROBLEMS: list[Problem] = [
     P("bv_log_ratio_poly", BV, "sum(log(x**3/(1 + x**2)))", "x", "3/x - 2*x/(1 + x**2)"),
     P("mn_log_normalised", MN, "sum(y*log(x/sum(x)))", "x", "y/x - sum(y)/sum(x)"),
     P("mn_log_scaled_quad", MN, "log(x.T@A@x/(x.T@x))", "x", "(A + A.T)@x/(x.T@A@x) - 2*x/(x.T@x)"),
+    # the numerically stable log-softmax of cs231n's assignments: the row maxima cancel
+    P(
+        "cs_stable_log_softmax_rows", CS,
+        "-sum(Y*(Z - max(Z, axis=1, keepdims=True) - log(sum(exp(Z - max(Z, axis=1, keepdims=True)), axis=1, keepdims=True))))",
+        "Z", "sum(Y, 1, keepdims=True)*softmax(Z) - Y",
+    ),
+    P(
+        "cs_stable_softmax_ce_rows", CS,
+        "-np.sum(Y*np.log(np.exp(Z - Z.max(axis=1, keepdims=True))/np.exp(Z - Z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)))",
+        "Z", "sum(Y, 1, keepdims=True)*softmax(Z) - Y",
+    ),
     # a squared norm beside the norm: (x·x)/‖x‖ is ‖x‖
     P("cb_square_over_norm", CB, "(x.T@x)/norm(x) + 2*norm(x)", "x", "3*x/norm(x)"),
     P("cb_frobenius_square_times_norm", CB, "tr(X.T@X)*norm(X, 'fro')", "X", "3*norm(X)*X"),
