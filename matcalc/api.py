@@ -237,6 +237,10 @@ def diff(
             known = ", ".join(checked.variables) or "none"
             if name in PI_NAMES:
                 raise VariableError(f"{name!r} is the number π here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable")
+            if any(note.startswith(f"{name} is the size {name} ") for note in checked.notes):
+                raise VariableError(
+                    f"{name!r} is a size of the declared shapes here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable"
+                )
             raise VariableError(
                 f"{name!r} does not occur in the expression (its variables: {known}); declare its shape to get a zero derivative"
             )

@@ -219,6 +219,10 @@ class Checker:
         rigid = {s for d in declarations.values() for x in d.dims if x is not None for s in x.syms}
         self.solver = DimSolver(rigid)
         self.declarations = dict(declarations)
+        #: the dimension names the declarations use: an undeclared name among them, used in
+        #: the expression, is that size (norm(F@F.T/n - G) with F: m x n)
+        self.declared_sizes = frozenset(rigid)
+        self.size_notes: list[str] = []
         self.vars: dict[str, Var] = {}
         self.order: list[str] = []
         #: undeclared names the convention makes scalars but the expression uses as vectors
@@ -335,7 +339,7 @@ class Checker:
             self.dialect_traps.append(("mul", unparse(e, self.syntax), a, b))
 
     def notes(self) -> tuple[str, ...]:
-        out = []
+        out = list(self.size_notes)
         for kind, text, a, b in self.dialect_traps:
             sa, sb = self.shape(a), self.shape(b)
             if kind == "pow" and not sa.rows.is_one and sa.rows == sa.cols:
@@ -519,6 +523,11 @@ class Checker:
                 return B.const(int(e.id == "True"))
             if e.id in NOT_VALUES:
                 raise self.unsupported(f"{e.id} is not a value matcalc can differentiate ({NOT_VALUES[e.id]})", e)
+            if e.id in self.declared_sizes:
+                note = f"{e.id} is the size {e.id} of the declared shapes (declare it, e.g. --shape \"{e.id}: scalar\", for a variable)"
+                if note not in self.size_notes:
+                    self.size_notes.append(note)
+                return DimValue(Dim.of(e.id))
         return self.variable(e.id)
 
     def _Neg(self, e: S.Neg) -> Node:

@@ -232,3 +232,15 @@ def test_numpy_operators_a_mathematician_may_misread_get_a_note(expr, wrt, words
 @pytest.mark.parametrize("expr,wrt", [("sum(X^2)", "X"), ("tr(X**3)", "X"), ("x*y'", "x"), ("X*y'", "X"), ("x.T*y.T", "x"), ("sum(w*x)+b", "w")])
 def test_elementwise_operators_used_as_numpy_means_them_get_no_note(expr, wrt):
     assert matcalc.diff(expr, wrt).notes == ()
+
+
+def test_a_declared_size_used_in_the_expression_is_that_size():
+    """F: m x n declared, then /n in the expression: n is F's column count, not a vector
+    named n (the h–z convention), and the header says so."""
+    d = matcalc.diff("norm(F@F.T/n - G)**2", "F", shapes={"F": "m x n", "G": "m x m"})
+    assert d.text == "2(2FFᵀ/n − Gᵀ − G)F/n"
+    assert any(note.startswith("n is the size n of the declared shapes") for note in d.notes)
+    with pytest.raises(matcalc.MatcalcError, match="'n' is a size of the declared shapes"):
+        matcalc.diff("n*sum(x)", "n", shapes={"x": "n"})
+    # declared as a variable, it is one
+    assert matcalc.diff("n*sum(x)", "n", shapes={"x": "n", "n": "scalar"}).text == "sum(x)"
