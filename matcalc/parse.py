@@ -75,7 +75,8 @@ def grammar_text() -> str:
 _TORCH_FUNCTIONAL = frozenset(
     "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid relu6 mish selu celu "
     "softsign hardswish hardsigmoid hardtanh mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits "
-    "huber_loss smooth_l1_loss cross_entropy".split()
+    "huber_loss smooth_l1_loss cross_entropy linear pairwise_distance cosine_similarity scaled_dot_product_attention "
+    "kl_div soft_margin_loss poisson_nll_loss gaussian_nll_loss margin_ranking_loss normalize".split()
 )
 
 

@@ -1144,6 +1144,162 @@ def _build_cross_entropy(ck: Checker, call: S.Call) -> Node:
     return ck.node(rows if mode == "none" else at.fn(mode, rows))
 
 
+# ---- NumPy's and PyTorch's spellings of arithmetic and of common layers and losses
+
+
+def _arithmetic(name: str, op: str, symbol: str, aliases: tuple[str, ...], scaled: bool = False) -> None:
+    def build(ck: Checker, call: S.Call) -> Node:
+        at = _At(call)
+        a, b, *alpha = ck.args(call, 2, optional=("alpha",) if scaled else ())
+        return ck.node(at.op(op, a, b if not alpha or alpha[0] is None else at.op("mul", alpha[0], b)))
+
+    extra = ", alpha" if scaled else ""
+    _structural(name, f"{name}(a, b{extra})", f"a {symbol} b{' (PyTorch: a ' + symbol + ' alpha·b)' if scaled else ''}, entry by entry with broadcasting", aliases)(build)
+
+
+_arithmetic("add", "add", "+", (), scaled=True)
+_arithmetic("subtract", "sub", "−", ("sub",), scaled=True)
+_arithmetic("multiply", "mul", "⊙", ("mul",))
+_arithmetic("divide", "div", "/", ("div", "true_divide"))
+
+
+@_structural("addmm", "addmm(b, X, W)", "b + X W (PyTorch's addmm and addmv; beta and alpha scale the two)", aliases=("addmv",))
+def _build_addmm(ck: Checker, call: S.Call) -> Node:
+    b, x, w, beta, alpha = ck.args(call, 3, optional=("beta", "alpha"))
+    at = _At(call)
+    prod = at.op("matmul", x, w)
+    return ck.node(at.op("add", b if beta is None else at.op("mul", beta, b), prod if alpha is None else at.op("mul", alpha, prod)))
+
+
+@_structural("linear", "linear(x, W, b)", "x Wᵀ + b (PyTorch's F.linear: one sample x gives W x + b, a batch X one row each)")
+def _build_linear(ck: Checker, call: S.Call) -> Node:
+    x, w, b = ck.args(call, 2, optional=("bias",))
+    at = _At(call)
+    # one sample: W x (what NumPy's 1-D x @ W.T is, in either dialect); a batch: X Wᵀ
+    out = at.op("matmul", w, x) if ck.node(x).shape.cols.is_one else at.op("matmul", x, at.S.Transpose(w, call.pos))
+    return ck.node(out if b is None or (isinstance(b, at.S.Name) and b.id == "None") else at.op("add", out, b))
+
+
+@_structural("dist", "dist(x, y, p=2)", "‖x − y‖ (PyTorch's torch.dist; p = 1 for the sum of absolute differences)")
+def _build_dist(ck: Checker, call: S.Call) -> Node:
+    x, y, p = ck.args(call, 2, optional=("p",))
+    at = _At(call)
+    order = 2 if p is None else ck.int_arg(p, (1, 2))
+    return ck.node(at.fn("norm" if order == 2 else "norm1", at.op("sub", x, y)))
+
+
+@_structural(
+    "pairwise_distance",
+    "pairwise_distance(u, v, p=2, eps=1e-6)",
+    "‖u − v + eps‖ (PyTorch's F.pairwise_distance; for matrices, of each row)",
+)
+def _build_pairwise_distance(ck: Checker, call: S.Call) -> Node:
+    u, v, p, eps = ck.args(call, 2, optional=("p", "eps"))
+    at = _At(call)
+    if p is not None and not (isinstance(p, at.S.Number) and p.value == 2):
+        raise ck.arg_error("pairwise_distance is the Euclidean distance here (p=2)", p)
+    diff = at.op("add", at.op("sub", u, v), eps if eps is not None else at.num("1e-6"))
+    if ck.node(u).shape.is_matrix:
+        return ck.node(at.S.Call("norm", (diff,), (("axis", at.num("1")),), call.pos))
+    return ck.node(at.fn("norm", diff))
+
+
+@_structural(
+    "cosine_similarity",
+    "cosine_similarity(u, v, dim=1)",
+    "uᵀv/(‖u‖‖v‖) (PyTorch's F.cosine_similarity: of two vectors, or of each pair of rows; its eps clamp is left out)",
+)
+def _build_cosine_similarity(ck: Checker, call: S.Call) -> Node:
+    u, v, axis, _eps = ck.args(call, 2, optional=("axis", "eps"))
+    at = _At(call)
+    if ck.node(u).shape.is_matrix or ck.node(v).shape.is_matrix:
+        if axis is not None and ck.axis(axis, call) != 1:
+            raise ck.arg_error("cosine_similarity of matrices compares rows here (dim=1)", axis)
+        one = (("axis", at.num("1")),)
+        num = at.S.Call("sum", (at.op("mul", u, v),), one, call.pos)
+        den = at.op("mul", at.S.Call("norm", (u,), one, call.pos), at.S.Call("norm", (v,), one, call.pos))
+        return ck.node(at.op("div", num, den))
+    return ck.node(at.op("div", at.fn("dot", u, v), at.op("mul", at.fn("norm", u), at.fn("norm", v))))
+
+
+@_structural(
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention(Q, K, V)",
+    "softmax(Q Kᵀ/√d) V, the softmax along each row, d = the columns of K (PyTorch's F.scaled_dot_product_attention)",
+)
+def _build_attention(ck: Checker, call: S.Call) -> Node:
+    q_ast, k_ast, v_ast = ck.args(call, 3)
+    at = _At(call)
+    scores = ck.node(at.op("matmul", q_ast, at.S.Transpose(k_ast, call.pos)))
+    d = ck.shape(ck.node(k_ast)).cols
+    scaled = B.mul(scores, B.reciprocal(Apply(SQRT, (B.const(d.coef) if d.is_int else DimValue(d),))))
+    weights = Softmax(scaled) if not scaled.shape.is_scalar else B.ONE
+    return ck.matmul(weights, ck.node(v_ast), call, call, v_ast)
+
+
+@_structural(
+    "softmax_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits(labels=Y, logits=Z)",
+    "−Σ Y ⊙ log_softmax(Z) of each row (TensorFlow's tf.nn.softmax_cross_entropy_with_logits; a vector: one sample)",
+)
+def _build_tf_softmax_ce(ck: Checker, call: S.Call) -> Node:
+    labels, logits = ck.args(call, 0, optional=("labels", "logits"))
+    if labels is None or logits is None:
+        raise ck.arg_error(f"{call.func}() takes labels= and logits=", call)
+    at = _At(call)
+    if not ck.node(logits).shape.is_matrix:
+        return ck.node(at.neg(at.fn("sum", at.op("mul", labels, at.fn("log_softmax", logits)))))
+    per_row = at.S.Call("log_softmax", (logits, at.num("1")), (), call.pos)
+    return ck.node(at.neg(at.S.Call("sum", (at.op("mul", labels, per_row), at.num("1")), (), call.pos)))
+
+
+_loss(
+    "kl_div",
+    "mean(target ⊙ (log target − input)): input holds log-probabilities (PyTorch's F.kl_div)",
+    lambda at, a, t: at.op("mul", t, at.op("sub", at.fn("log", t), a)),
+)
+_loss("soft_margin_loss", "mean(log(1 + exp(−y ⊙ x))) (PyTorch's F.soft_margin_loss)", lambda at, x, y: at.fn("softplus", at.neg(at.op("mul", y, x))))
+_loss(
+    "poisson_nll_loss",
+    "mean(exp(input) − target ⊙ input): input is the log-rate (PyTorch's F.poisson_nll_loss, log_input=True)",
+    lambda at, a, t: at.op("sub", at.fn("exp", a), at.op("mul", t, a)),
+)
+
+
+def _three_input_loss(name: str, signature: str, describe: str, pointwise: Callable[..., S.Expr], defaults: tuple[tuple[str, str], ...]):
+    from .syntax import String
+
+    def build(ck: Checker, call: S.Call) -> Node:
+        a, b, c, reduction, *rest = ck.args(call, 3, optional=("reduction", *(k for k, _ in defaults)))
+        mode = "mean" if reduction is None else reduction.value if isinstance(reduction, String) else ""
+        if mode not in ("mean", "sum", "none"):
+            raise ck.arg_error(f"{call.func}'s reduction is 'mean', 'sum' or 'none'", reduction)
+        at = _At(call)
+        args = [r if r is not None else at.num(v) for r, (_, v) in zip(rest, defaults)]
+        body = pointwise(at, a, b, c, *args)
+        return ck.node(body if mode == "none" else at.fn(mode, body))
+
+    _structural(name, signature, describe)(build)
+
+
+_three_input_loss(
+    "margin_ranking_loss",
+    "margin_ranking_loss(a, b, y, margin=0, reduction='mean')",
+    "mean(max(0, −y ⊙ (a − b) + margin)) (PyTorch's F.margin_ranking_loss)",
+    lambda at, a, b, y, margin: at.fn("max", at.num("0"), at.op("add", at.neg(at.op("mul", y, at.op("sub", a, b))), margin)),
+    (("margin", "0"),),
+)
+_three_input_loss(
+    "gaussian_nll_loss",
+    "gaussian_nll_loss(input, target, var, reduction='mean')",
+    "mean(½(log var + (input − target)²/var)) (PyTorch's F.gaussian_nll_loss, full=False; its eps clamp of var is left out)",
+    lambda at, a, t, v: at.op(
+        "mul", at.num("0.5"), at.op("add", at.fn("log", v), at.op("div", at.op("pow", at.op("sub", a, t), at.num("2")), v))
+    ),
+    (),
+)
+
+
 @_structural("sumsqr", "sumsqr(X)", "the sum of squared entries (MATLAB's sumsqr)")
 def _build_sumsqr(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
@@ -1288,7 +1444,7 @@ def _build_solve(ck: Checker, call: S.Call) -> Node:
     return ck.left_divide(ck.node(a_ast), ck.node(b_ast), call, a_ast, b_ast)
 
 
-@_structural("matmul", "matmul(A, B)", "A @ B (NumPy's and PyTorch's matmul, PyTorch's mm)", aliases=("mm",))
+@_structural("matmul", "matmul(A, B)", "A @ B (NumPy's and PyTorch's matmul, PyTorch's mm and mv)", aliases=("mm", "mv"))
 def _build_matmul(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
     return _rewrite(ck, call, lambda a, b: at.op("matmul", a, b), 2)

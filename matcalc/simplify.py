@@ -639,9 +639,11 @@ def _pairwise(fn: Callable[[Node, Node], Node | None]) -> Rule:
 
 @rule(MatMul)
 def scalars_in_front(n: MatMul) -> Node | None:
-    """A (c B) → c (A B)  for a scalar c"""
+    """A (c B) → c (A B)  for a scalar c;  A (c𝟙) → c (A𝟙)"""
     fs = n.factors
     for i, f in enumerate(fs):
+        if isinstance(f, Broadcast) and f.arg.shape.is_scalar and not B.is_one(f.arg):
+            return B.mul(f.arg, B.matmul(*fs[:i], B.ones(f.shape), *fs[i + 1 :]))
         if isinstance(f, Mul):
             sc = [x for x in f.factors if x.shape.is_scalar]
             if sc:

@@ -639,13 +639,87 @@ class Gen:
         a, bound = self.fn_arg(entry, s, d)
         return G(f"{name}({a.text})", ATOM, s, bound, a.vars)
 
+    def p_torch(self, s: Shape, d: int) -> G:
+        """NumPy's and PyTorch's spellings of arithmetic, layers and losses (torch.sub, F.linear, F.kl_div, …)."""
+        column = s[0] != () and s[1] == ()
+        matrix = s[0] != () and s[1] != ()
+        options = ["arith"]
+        if s == SCALAR:
+            options += ["dist", "pairwise", "cosine", "kl_div", "soft_margin", "poisson", "gaussian", "margin", "tf_ce"]
+        if column:
+            options += ["linear", "addmv"]
+        if matrix:
+            options += ["addmm", "attention"]
+        kind = self.pick(options)
+        if kind == "arith":
+            op = self.pick(["add", "subtract", "multiply", "divide"])
+            a = self.tame(self.expr(s, d), 6.0)
+            b = self.positive(s, d) if op == "divide" else self.tame(self.expr(s, d), 6.0)
+            bound = {"add": a.bound + b.bound, "subtract": a.bound + b.bound, "multiply": a.bound * b.bound}.get(op)
+            return G(self.call(op, a.text, b.text), ATOM, s, bound if bound is not None else a.bound / (b.lo or 1.0), a.vars | b.vars)
+        if kind in ("linear", "addmv"):
+            p = self.dim(allow_one=False)
+            x = self.tame(self.expr((p, ()), d), 6.0)
+            w = self.tame(self.expr((s[0], p), d), 6.0)
+            b = self.tame(self.expr(s, d), 6.0)
+            if kind == "addmv":
+                text = self.call("addmm", b.text, w.text, x.text)
+            else:
+                w = self.tame(self.expr((s[0], p), d), 6.0)
+                text = self.call("linear", x.text, w.text, b.text)
+            return G(text, ATOM, s, b.bound + 36.0 * size(p), x.vars | w.vars | b.vars)
+        if kind == "addmm":
+            p = self.dim(allow_one=False)
+            x, w, b = (self.tame(self.expr(sh, d), 6.0) for sh in ((s[0], p), (p, s[1]), s))
+            return G(self.call("addmm", b.text, x.text, w.text), ATOM, s, b.bound + 36.0 * size(p), x.vars | w.vars | b.vars)
+        if kind == "attention":
+            p, m = self.dim(allow_one=False), self.dim(allow_one=False)
+            q, k, v = (self.tame(self.expr(sh, d), 3.0) for sh in ((s[0], p), (m, p), (m, s[1])))
+            return G(self.call("scaled_dot_product_attention", q.text, k.text, v.text), ATOM, s, v.bound, q.vars | k.vars | v.vars)
+        # scalar losses and distances
+        n = self.dim(allow_one=False)
+        vec = (n, ())
+        sh = self.any_shape() if kind in ("dist", "kl_div", "soft_margin", "poisson", "gaussian") else vec
+        if sh == SCALAR and kind == "dist":
+            sh = vec
+        big = float(size(sh[0]) * size(sh[1]))
+        if kind == "cosine":  # positive entries: no zero norm
+            u, w = self.positive(vec, d), self.positive(vec, d)
+            return G(self.call("cosine_similarity", u.text, w.text)[:-1] + ", dim=0)", ATOM, SCALAR, 1.0, u.vars | w.vars)
+        if kind == "tf_ce":
+            z = self.tame(self.expr(vec, d), 3.0)
+            y = self.fn("softmax", self.tame(self.expr(vec, d), 3.0), 1.0)
+            return G(f"softmax_cross_entropy_with_logits(labels={y.text}, logits={z.text})", ATOM, SCALAR, 10.0 * big, z.vars | y.vars)
+        a, b = (self.tame(self.expr(sh, d), 3.0) for _ in range(2))
+        if kind == "dist":
+            return G(self.call("dist", a.text, b.text), ATOM, SCALAR, 6.0 * big, a.vars | b.vars)
+        if kind == "pairwise":
+            return G(self.call("pairwise_distance", a.text, b.text), ATOM, SCALAR, 6.0 * big, a.vars | b.vars)
+        if kind == "kl_div":
+            t = self.positive(sh, d)
+            assert t.lo is not None
+            return G(self.call("kl_div", a.text, t.text), ATOM, SCALAR, t.bound * (abs(math.log(t.lo)) + math.log(t.bound) + 3.0) * big, a.vars | t.vars)
+        if kind == "gaussian":
+            v = self.positive(sh, d)
+            assert v.lo is not None
+            return G(self.call("gaussian_nll_loss", a.text, b.text, v.text), ATOM, SCALAR, (abs(math.log(v.lo)) + math.log(v.bound) + 36.0 / v.lo) * big, a.vars | b.vars | v.vars)
+        if kind == "margin":
+            y = self.tame(self.expr(sh, d), 3.0)
+            extra = self.pick(["", ", margin=0.5"])
+            return G(self.call("margin_ranking_loss", a.text, b.text, y.text)[:-1] + extra + ")", ATOM, SCALAR, 20.0 * big, a.vars | b.vars | y.vars)
+        which = {"soft_margin": "soft_margin_loss", "poisson": "poisson_nll_loss"}[kind]
+        reduction = self.pick(["", ", reduction='sum'"])
+        return G(self.call(which, a.text, b.text)[:-1] + reduction + ")", ATOM, SCALAR, 30.0 * big, a.vars | b.vars)
+
     def p_rewritten(self, s: Shape, d: int) -> G:
         """The activations matcalc writes with other functions (silu, elu, leaky_relu, …)."""
         fn = self.pick(
             ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt",
              "ones_like", "zeros_like", "is_max", "is_min", "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid",
-             "hardtanh", "rsqrt", "logit", "loss", "sizes", "logaddexp", "orient"]
+             "hardtanh", "rsqrt", "logit", "loss", "sizes", "logaddexp", "orient", "torch"]
         )
+        if fn == "torch":
+            return self.p_torch(s, d)
         if fn == "orient" and (s[0] == ()) != (s[1] == ()):  # x[:, None], x[None, :]: a vector turned
             n = s[0] or s[1]
             a = self.expr(self.pick([(n, ()), ((), n)]), d)
@@ -1049,6 +1123,9 @@ STRUCTURAL: frozenset[str] = frozenset(
         "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid", "hardtanh", "rsqrt", "logit", "numel", "len",
         "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "sumsqr",
         "column", "row", "logaddexp", "cross_entropy",
+        "add", "subtract", "multiply", "divide", "addmm", "linear", "dist", "pairwise_distance", "cosine_similarity",
+        "scaled_dot_product_attention", "softmax_cross_entropy_with_logits", "kl_div", "soft_margin_loss", "poisson_nll_loss",
+        "margin_ranking_loss", "gaussian_nll_loss",
     }
 )  # fmt: skip
 

@@ -1,0 +1,67 @@
+"""NumPy's, PyTorch's and TensorFlow's spellings of arithmetic, layers and losses.
+
+Each is a registry entry that rewrites the call into matcalc's own operations; each is
+checked here against finite differences (and the random-expression generator draws
+them too, rarely).  The reference values are the libraries' documented formulas.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import matcalc
+from matcalc.numeric import numeric_check
+
+ATTENTION = {"Q": "n x p", "K": "m x p", "V": "m x q", "G": "n x q"}
+
+CASES = [
+    # (expression, wrt, shapes, the printed derivative or None)
+    ("torch.mean(F.relu(1 - y * X.mv(w)))", "w", {}, "−Xᵀ((1 − y ⊙ (Xw) > 0) ⊙ y)/n"),
+    ("torch.addmm(b, X, W).relu().sum()", "W", {"X": "n x p", "W": "p x k", "b": "k"}, "Xᵀ(𝟙bᵀ + XW > 0)"),
+    ("torch.addmv(b, A, x, beta=2, alpha=3).sum()", "x", {}, "3(Aᵀ𝟙)"),
+    ("F.linear(x, W, b).relu().sum()", "W", {"x": "p", "W": "k x p", "b": "k"}, "(Wx + b > 0)xᵀ"),
+    ("F.linear(X, W, b).relu().sum()", "W", {"X": "n x p", "W": "k x p", "b": "k"}, "(XWᵀ + 𝟙bᵀ > 0)ᵀX"),
+    ("F.linear(x, W).sum()", "x", {}, "Wᵀ𝟙"),
+    ("torch.dist(x, y)", "x", {}, "(x − y)/‖x − y‖"),
+    ("torch.dist(x, y, p=1)", "x", {}, "sign(x − y)"),
+    ("F.pairwise_distance(u, v)", "u", {}, None),
+    ("F.pairwise_distance(U, V).sum()", "U", {}, None),
+    ("F.cosine_similarity(u, v, dim=0)", "u", {}, "(v/‖u‖ − (u·v)u/‖u‖³)/‖v‖"),
+    ("F.cosine_similarity(U, V).sum()", "U", {}, None),
+    ("F.margin_ranking_loss(u, v, y, margin=0.5)", "u", {}, "−(1/2 + y ⊙ (v − u) > 0) ⊙ y/n"),
+    ("F.poisson_nll_loss(X@w, y)", "w", {}, "Xᵀ(exp(Xw) − y)/m"),
+    ("F.gaussian_nll_loss(u, y, s, reduction='sum')", "s", {}, "(1/s − (u − y)²/s²)/2"),
+    ("F.kl_div(torch.log(q), p, reduction='sum')", "q", {}, "−p/q"),
+    ("F.soft_margin_loss(x, y)", "x", {}, "−σ(−y ⊙ x) ⊙ y/n"),
+    ("torch.sub(X @ w, y).square().sum()", "w", {}, "2Xᵀ(Xw − y)"),
+    ("torch.add(x, y, alpha=3).sum()", "y", {}, "3𝟙"),
+    ("x.exp().div(x.exp().sum())", "x", {}, "diag(softmax(x)) − softmax(x) softmax(x)ᵀ"),
+    ("np.subtract(np.multiply(a, x), np.divide(x, c)).sum()", "x", {}, None),
+    ("sum(G*F.scaled_dot_product_attention(Q, K, V))", "V", ATTENTION, "softmax(QKᵀ/√p)ᵀ G"),
+    ("sum(G*F.scaled_dot_product_attention(Q, K, V))", "Q", ATTENTION, None),
+    ("tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=X@W))", "W", {"X": "n x p", "W": "p x k", "Y": "n x k"}, None),
+    ("tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=z)", "z", {}, "sum(y) softmax(z) − y"),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,text", CASES, ids=[f"{c[0]}|{c[1]}" for c in CASES])
+def test_library_spelling_differentiates_right(expr, wrt, shapes, text):
+    d = matcalc.diff(expr, wrt, shapes=shapes or None)
+    r = numeric_check(d)
+    assert r.ok, (d.text, r.first_mismatch())
+    if text is not None:
+        assert d.text == text
+
+
+@pytest.mark.parametrize(
+    "expr,words",
+    [
+        ("tf.nn.softmax_cross_entropy_with_logits(z)", "takes labels= and logits="),
+        ("F.pairwise_distance(u, v, p=1)", "Euclidean"),
+        ("F.margin_ranking_loss(u, v, y, reduction='avg')", "reduction is 'mean', 'sum' or 'none'"),
+    ],
+)
+def test_library_spelling_misuse_is_one_line(expr, words):
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.diff(expr, "u" if "u" in expr else "z")
+    assert words in str(info.value)
