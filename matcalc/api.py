@@ -250,7 +250,12 @@ def diff(
             try:
                 res = derivative(checked.expr, var, opts)
             except UnsupportedError as e:
-                raise _placed(e, checked, name) from None
+                placed = _placed(e, checked, name)
+                if checked.notes:  # a reading the user may not have meant (t a vector) may be the cause
+                    placed = UnsupportedError(
+                        placed.message + "; note: " + "; ".join(checked.notes), source=placed.source, column=placed.column
+                    )
+                raise placed from None
             if facts:
                 res = Result(_apply_assumptions(res.node, facts), res.kind, res.differential, res.natural)
         out[name] = Derivative(checked, var, res, opts, facts)

@@ -337,6 +337,11 @@ class Checker:
                 self.dialect_traps.append(("pow", unparse(e, self.syntax).replace("**", "^"), a, b))
         elif e.op == "mul" and (isinstance(e.left, S.Transpose) or isinstance(e.right, S.Transpose)):
             self.dialect_traps.append(("mul", unparse(e, self.syntax), a, b))
+        elif e.op == "mul":
+            # t*B with t an undeclared h–z name: a vector scaling B's rows, where a textbook's t is a scalar
+            for name_ast, v, other in ((e.left, a, b), (e.right, b, a)):
+                if isinstance(name_ast, S.Name) and name_ast.id not in self.declarations and conventional_kind(name_ast.id) == "vector":
+                    self.dialect_traps.append(("scale", name_ast.id, v, other))
 
     def notes(self) -> tuple[str, ...]:
         out = list(self.size_notes)
@@ -353,6 +358,10 @@ class Checker:
                 out.append(
                     f"{text} is elementwise in the numpy dialect: the row broadcasts against the "
                     f"{'column' if sb.cols.is_one else 'matrix'}; for matrix products write @ (or use --syntax matlab)"
+                )
+            elif kind == "scale" and sa.cols.is_one and not sa.rows.is_one and not sb.rows.is_one and not sb.cols.is_one:
+                out.append(
+                    f"{text} is a vector (h–z names are), so {text}*… scales the matrix's rows; for a scalar: --shape \"{text}: scalar\""
                 )
         if not self.scalar_sums:
             return tuple(dict.fromkeys(out))
@@ -949,19 +958,24 @@ def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, De
 SIZE_NAMES = frozenset({"n", "m", "k", "N", "M", "K"})
 
 
-def _size_names(tree: S.Expr, declarations: Mapping[str, Declaration]) -> set[str]:
-    """The undeclared size names used only as numbers are: operands of + − * / ^ and of
-    elementwise functions (never of @, a transpose or a structural function)."""
+def _size_names(
+    tree: S.Expr, declarations: Mapping[str, Declaration], among: Iterable[str] = SIZE_NAMES, products: bool = False
+) -> set[str]:
+    """The undeclared names (of ``among``: size names by default) used only as numbers are:
+    operands of + − * / ^ and of elementwise functions (never of @, a transpose or a
+    structural function)."""
     from .registry import FUNCTIONS, Elementwise
 
-    candidates = {n for n in S.names(tree) if n in SIZE_NAMES and n not in declarations}
+    among = set(among)
+    candidates = {n for n in S.names(tree) if n in among and n not in declarations}
     if not candidates:
         return set()
     stack: list[S.Expr] = [tree]
     while stack and candidates:
         e = stack.pop()
         kids = list(S.children(e))
-        numeric = (isinstance(e, S.BinOp) and e.op in ("add", "sub", "mul", "div", "pow")) or isinstance(e, S.Neg) or (
+        ops = ("add", "sub", "mul", "div", "pow", "matmul") if products else ("add", "sub", "mul", "div", "pow")
+        numeric = (isinstance(e, S.BinOp) and e.op in ops) or isinstance(e, S.Neg) or (
             isinstance(e, S.Call) and isinstance(FUNCTIONS.get(e.func), Elementwise)
         )
         if not numeric:
@@ -994,7 +1008,31 @@ def check(
     else:
         tree = source
         text = unparse(tree, syntax)
-    expr, variables, notes = _checked(tree, text, syntax, declarations)
+    try:
+        expr, variables, notes = _checked(tree, text, syntax, declarations)
+    except ShapeError as error:
+        # t in inv(A + t*B) (MATLAB's * a matrix product): a vector by the h–z convention,
+        # a scalar to the textbook, and the vector reading has no shape at all
+        # (MATLAB's * is both products; NumPy refuses a scalar operand of @)
+        vectors = _size_names(
+            tree, declarations, (n for n in S.names(tree) if conventional_kind(n) == "vector"), products=syntax == "matlab"
+        )
+        # one name, and only one, whose scalar reading mends the expression (x*y, two
+        # columns, stays an error: x or y could be the scalar)
+        mended = []
+        for name in sorted(vectors)[:8]:
+            try:
+                mended.append((name, _checked(tree, text, syntax, {**declarations, name: Declaration(())})))
+            except MatcalcError:
+                continue
+        if len(mended) != 1:
+            raise error from None
+        name, (expr, variables, notes) = mended[0]
+        notes = (
+            *notes,
+            f"{name} is read as a scalar: as a vector (h–z names are) the expression has no shape; "
+            f"declare to be sure: --shape \"{name}: scalar\"",
+        )
     if not expr.shape.is_scalar:
         # N, n, k as textbooks use them (−N/2 logdet S, sum(x)/n): sizes, so scalars, where
         # the convention's matrix or vector would make a scalar objective a matrix

@@ -244,3 +244,24 @@ def test_a_declared_size_used_in_the_expression_is_that_size():
         matcalc.diff("n*sum(x)", "n", shapes={"x": "n"})
     # declared as a variable, it is one
     assert matcalc.diff("n*sum(x)", "n", shapes={"x": "n", "n": "scalar"}).text == "sum(x)"
+
+
+def test_an_h_to_z_name_with_no_vector_reading_is_a_scalar():
+    """MATLAB's det(A + t*B): t is a vector by the h–z convention, and then t*B has no
+    shape; read as the scalar the textbook means, with a note."""
+    d = matcalc.diff("det(A + t*B)", "t", syntax="matlab")
+    assert d.text == "det(A + tB) tr((A + tB)⁻¹B)"
+    assert any(n.startswith("t is read as a scalar") for n in d.notes), d.notes
+    # a shape error that no scalar reading mends is still the shape error
+    with pytest.raises(matcalc.MatcalcError, match="cannot add"):
+        matcalc.diff("W@x + y", "x", shapes={"W": "m x n", "y": "k"})
+
+
+def test_an_h_to_z_name_scaling_a_matrix_gets_a_note():
+    """numpy's inv(A + t*B): t is a vector scaling B's rows, which the header says; where
+    that reading has no closed form (expm), the error says it too."""
+    d = matcalc.diff("inv(A + t*B)", "t")
+    assert any(n.startswith("t is a vector (h–z names are), so t*… scales the matrix's rows") for n in d.notes), d.notes
+    with pytest.raises(matcalc.MatcalcError, match='for a scalar: --shape "t: scalar"'):
+        matcalc.diff("expm(t*A)", "t")
+    assert matcalc.diff("expm(t*A)", "t", shapes={"t": "scalar"}).text == "A expm(tA)"
