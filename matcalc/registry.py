@@ -504,7 +504,7 @@ def _keepdims(ck: Checker, ast: S.Expr | None) -> bool:
 def _reduced(ck: Checker, call: S.Call, out: Node, keep: bool) -> Node:
     """A reduction's result: NumPy's 1-D array (a column, marked so that broadcasting
     treats it as NumPy does) unless keepdims holds the orientation."""
-    return out if keep else ck.mark_flat(call, out)
+    return ck.mark_column(call, out) if keep else ck.mark_flat(call, out)
 
 
 @_structural(
@@ -1554,7 +1554,7 @@ def _vector_as(column: bool):
         if x.shape.is_matrix:
             raise ck.error(f"{ck.describe(x_ast, x)} is a matrix; [:, None] and [None, :] make a vector a column or a row", x_ast)
         col = x if not x.shape.is_row else B.transpose(x)
-        return col if column else B.transpose(col)
+        return ck.mark_column(call, col) if column else B.transpose(col)
 
     return build
 

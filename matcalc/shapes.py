@@ -245,6 +245,9 @@ class Checker:
         #: puts it on the left of @ as a row (see flat_operands).  The nodes are kept as
         #: values so that their ids stay theirs (a rewritten call's syntax is temporary).
         self.flat: dict[int, S.Expr] = {}
+        #: the syntax nodes whose value is a 2-D column in NumPy too (a keepdims reduction,
+        #: x[:, None], and elementwise arithmetic on them): never a row, whatever is beside them
+        self.columns: dict[int, S.Expr] = {}
 
     def scan(self, tree: S.Expr) -> None:
         """Hints from the whole expression before checking it.
@@ -564,7 +567,13 @@ class Checker:
             self._mark(e)
         return result
 
-    def vectors_along_rows(self, nodes: list[Node]) -> list[Node]:
+    def mark_column(self, e: S.Expr, result: Node) -> Node:
+        """Record that ``e`` is a 2-D column (keepdims=True, x[:, None]): NumPy never turns it into a row."""
+        if self.shape(result).cols.is_one:
+            self.columns[id(e)] = e
+        return result
+
+    def vectors_along_rows(self, nodes: list[Node], asts: Sequence[S.Expr] = ()) -> list[Node]:
         """A vector beside a matrix, in NumPy code, is a 1-D array: NumPy lines it up with the
         matrix's columns, so X @ W + b adds b to every row.  It is read so when its length
         is already the number of columns (and not of rows), or, in code pasted from NumPy
@@ -578,8 +587,12 @@ class Checker:
         for i, s in enumerate(shapes):
             if not (s.cols.is_one and not s.rows.is_one):
                 continue
+            if i < len(asts) and id(asts[i]) in self.columns:
+                continue  # a 2-D column (keepdims, [:, None]) is a column in NumPy as well
             m = wide[0]
             n = s.rows
+            if n == m.cols and n == m.rows and not self.numpy_code:
+                continue  # beside a square matrix only NumPy code makes a vector a 1-D row
             if n != m.cols:
                 if n == m.rows or not self.numpy_code:
                     continue
@@ -813,7 +826,7 @@ class Checker:
         if self.flat:
             nodes = self.flat_operands(nodes, asts, at)
         if self.syntax == "numpy":
-            nodes = self.vectors_along_rows(nodes)
+            nodes = self.vectors_along_rows(nodes, asts)
         shapes = [self.shape(n) for n in nodes]
         rows: Dim = ONE
         cols: Dim = ONE
@@ -839,6 +852,8 @@ class Checker:
                 else:
                     cols = new
         target = Shape(rows, cols)
+        if target.cols.is_one and any(id(a) in self.columns for a in asts):
+            self.columns[id(at)] = at  # arithmetic on a 2-D column is one
         out = []
         for n, s in zip(nodes, shapes):
             if s.rows.is_one == target.rows.is_one and s.cols.is_one == target.cols.is_one:

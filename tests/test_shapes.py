@@ -265,3 +265,31 @@ def test_an_h_to_z_name_scaling_a_matrix_gets_a_note():
     with pytest.raises(matcalc.MatcalcError, match='for a scalar: --shape "t: scalar"'):
         matcalc.diff("expm(t*A)", "t")
     assert matcalc.diff("expm(t*A)", "t", shapes={"t": "scalar"}).text == "A expm(tA)"
+
+
+@pytest.mark.parametrize(
+    "expr,wrt,shapes,text",
+    [
+        # a keepdims reduction and x[:, None] are 2-D columns in NumPy: never rows, even beside a square matrix
+        ("sum(G*(Z - mean(Z, axis=1, keepdims=True)))", "Z", {"Z": "n x n"}, "G − ((G𝟙)/n)𝟙ᵀ"),
+        ("np.sum(G*(np.exp(S) / np.exp(S).sum(axis=-1, keepdims=True)))", "S", {"S": "n x n"}, "softmax(S) ⊙ (G − ((G ⊙ softmax(S))𝟙)𝟙ᵀ)"),
+        ("np.sum(G*(u[:, None]*Z))", "u", {"Z": "n x n"}, "(G ⊙ Z)𝟙"),
+        ("sum(G*(X - X.mean(-1, keepdim=True)))", "X", {"X": "n x n"}, "G − ((G𝟙)/n)𝟙ᵀ"),
+        # a 1-D vector in NumPy code beside a square matrix is a row; written as mathematics, a column
+        ("np.sum(G*(X @ W + b))", "b", {"W": "n x n", "b": "n"}, "Gᵀ𝟙"),
+        ("sum(G*(W1@X + b1))", "b1", {"W1": "n x n", "b1": "n", "X": "n x n"}, "G𝟙"),
+    ],
+)
+def test_columns_beside_square_matrices(expr, wrt, shapes, text):
+    """Found by QA: beside an n×n matrix every column was turned into NumPy's 1-D row,
+    so self-attention's written-out row softmax summed down the columns (wrong values,
+    since check() verifies matcalc's own reading)."""
+    from matcalc.numeric import numeric_check
+
+    d = matcalc.diff(expr, wrt, shapes=shapes)
+    assert d.text == text
+    assert numeric_check(d).ok
+
+
+def test_a_column_marked_in_numpy_code_keeps_its_length():
+    assert matcalc.shape("np.exp(Z) * u[:, None]") == {"Z": "m×n", "u": "m", "result": "m×n"}
