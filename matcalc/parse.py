@@ -76,8 +76,12 @@ _TORCH_FUNCTIONAL = frozenset(
     "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid relu6 mish selu celu "
     "softsign hardswish hardsigmoid hardtanh mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits "
     "huber_loss smooth_l1_loss cross_entropy linear pairwise_distance cosine_similarity scaled_dot_product_attention "
-    "kl_div soft_margin_loss poisson_nll_loss gaussian_nll_loss margin_ranking_loss normalize".split()
+    "kl_div soft_margin_loss poisson_nll_loss gaussian_nll_loss margin_ranking_loss".split()
 )
+
+
+#: Python's words that follow an operand (x if c else y, x for x in y): not a missing product
+_PYTHON_WORDS = frozenset("if else for in and or not is lambda".split())
 
 
 class _Builder:
@@ -322,7 +326,7 @@ def parse(source: str, syntax: str = "numpy") -> S.Expr:
         else:
             what = {"NAME": "name ", "NUMBER": "number "}.get(tok.type, "")
             shown = tok.text if len(tok.text) <= 40 else tok.text[:39] + "…"
-            if tok.type in ("NAME", "NUMBER", "LPAR", "MODULE_NAME") and "MULOP" in e.expected:
+            if tok.type in ("NAME", "NUMBER", "LPAR", "MODULE_NAME") and "MULOP" in e.expected and tok.text not in _PYTHON_WORDS:
                 # an operand right after a complete one: a product written by juxtaposition (2x, x'Ax)
                 ops = "'*' for the matrix product, '.*' elementwise" if syntax == "matlab" else "'@' for the matrix product, '*' elementwise"
                 msg = f"missing operator before {what}{shown!r}: write products out ({ops})"

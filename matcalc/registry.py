@@ -14,6 +14,7 @@ whose ``build`` turns the call into checked nodes; their derivative rules live i
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from .nodes import (
     ArgExtremum,
     Commutation,
     Compare,
+    Const,
     Det,
     Diag,
     DiagPart,
@@ -1166,6 +1168,7 @@ _arithmetic("divide", "div", "/", ("div", "true_divide"))
 @_structural("addmm", "addmm(b, X, W)", "b + X W (PyTorch's addmm and addmv; beta and alpha scale the two)", aliases=("addmv",))
 def _build_addmm(ck: Checker, call: S.Call) -> Node:
     b, x, w, beta, alpha = ck.args(call, 3, optional=("beta", "alpha"))
+    _vector_operand(ck, w)
     at = _At(call)
     prod = at.op("matmul", x, w)
     return ck.node(at.op("add", b if beta is None else at.op("mul", beta, b), prod if alpha is None else at.op("mul", alpha, prod)))
@@ -1174,6 +1177,7 @@ def _build_addmm(ck: Checker, call: S.Call) -> Node:
 @_structural("linear", "linear(x, W, b)", "x Wᵀ + b (PyTorch's F.linear: one sample x gives W x + b, a batch X one row each)")
 def _build_linear(ck: Checker, call: S.Call) -> Node:
     x, w, b = ck.args(call, 2, optional=("bias",))
+    _vector_operand(ck, x)
     at = _At(call)
     # one sample: W x (what NumPy's 1-D x @ W.T is, in either dialect); a batch: X Wᵀ
     out = at.op("matmul", w, x) if ck.node(x).shape.cols.is_one else at.op("matmul", x, at.S.Transpose(w, call.pos))
@@ -1212,7 +1216,13 @@ def _build_pairwise_distance(ck: Checker, call: S.Call) -> Node:
 def _build_cosine_similarity(ck: Checker, call: S.Call) -> Node:
     u, v, axis, _eps = ck.args(call, 2, optional=("axis", "eps"))
     at = _At(call)
-    if ck.node(u).shape.is_matrix or ck.node(v).shape.is_matrix:
+    mu, mv = ck.node(u).shape.is_matrix, ck.node(v).shape.is_matrix
+    if mu != mv:  # a batch against one vector: each row against it
+        rows, vec = (u, v) if mu else (v, u)
+        one = (("axis", at.num("1")),)
+        num = at.op("matmul", rows, vec)
+        return ck.node(at.op("div", num, at.op("mul", at.S.Call("norm", (rows,), one, call.pos), at.fn("norm", vec))))
+    if mu:
         if axis is not None and ck.axis(axis, call) != 1:
             raise ck.arg_error("cosine_similarity of matrices compares rows here (dim=1)", axis)
         one = (("axis", at.num("1")),)
@@ -1232,7 +1242,9 @@ def _build_attention(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
     scores = ck.node(at.op("matmul", q_ast, at.S.Transpose(k_ast, call.pos)))
     d = ck.shape(ck.node(k_ast)).cols
-    scaled = B.mul(scores, B.reciprocal(Apply(SQRT, (B.const(d.coef) if d.is_int else DimValue(d),))))
+    root = math.isqrt(d.coef) if d.is_int else 0
+    scale = B.const(Fraction(1, root)) if root and root * root == d.coef else B.power(B.const(d.coef) if d.is_int else DimValue(d), Const(Fraction(-1, 2)))
+    scaled = B.mul(scores, scale)
     weights = Softmax(scaled) if not scaled.shape.is_scalar else B.ONE
     return ck.matmul(weights, ck.node(v_ast), call, call, v_ast)
 
@@ -1270,12 +1282,15 @@ def _three_input_loss(name: str, signature: str, describe: str, pointwise: Calla
     from .syntax import String
 
     def build(ck: Checker, call: S.Call) -> Node:
-        a, b, c, reduction, *rest = ck.args(call, 3, optional=("reduction", *(k for k, _ in defaults)))
+        # PyTorch's order: the options, then reduction
+        a, b, c, *rest, reduction = ck.args(call, 3, optional=(*(k for k, _ in defaults), "reduction"))
         mode = "mean" if reduction is None else reduction.value if isinstance(reduction, String) else ""
         if mode not in ("mean", "sum", "none"):
             raise ck.arg_error(f"{call.func}'s reduction is 'mean', 'sum' or 'none'", reduction)
         at = _At(call)
         args = [r if r is not None else at.num(v) for r, (_, v) in zip(rest, defaults)]
+        if name == "gaussian_nll_loss" and ck.node(a).shape.is_matrix and ck.node(c).shape.cols.is_one:
+            c = at.fn("column", c)  # one variance per sample (row), as PyTorch unsqueezes it
         body = pointwise(at, a, b, c, *args)
         return ck.node(body if mode == "none" else at.fn(mode, body))
 
@@ -1444,9 +1459,28 @@ def _build_solve(ck: Checker, call: S.Call) -> Node:
     return ck.left_divide(ck.node(a_ast), ck.node(b_ast), call, a_ast, b_ast)
 
 
+def _vector_operand(ck: Checker, ast: S.Expr | None) -> None:
+    """An undeclared a–g name used once as the vector of a matrix product (mv(W, a),
+    linear(a, W)) is a vector, as it is in W@a (see Checker.scan)."""
+    from .nodes import Var
+
+    if ast is not None and isinstance(ast, _syntax().Name):
+        n = ck.node(ast)
+        if isinstance(n, Var) and ck._soft_scalar(n):
+            ck._as_vector(n)
+
+
+def _syntax():
+    from . import syntax
+
+    return syntax
+
+
 @_structural("matmul", "matmul(A, B)", "A @ B (NumPy's and PyTorch's matmul, PyTorch's mm and mv)", aliases=("mm", "mv"))
 def _build_matmul(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
+    if len(call.args) == 2:
+        _vector_operand(ck, call.args[1])
     return _rewrite(ck, call, lambda a, b: at.op("matmul", a, b), 2)
 
 

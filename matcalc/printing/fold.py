@@ -68,10 +68,9 @@ def _count(f: Node) -> tuple[Dim, Fraction] | None:
 
 
 def _rebuilt(factors: list[Node], shape: Shape) -> Node:
+    """The product of ``factors`` (never empty: the statistic is one), spread to ``shape``."""
     from .. import build as B
 
-    if not factors:
-        return B.ones(shape) if not shape.is_scalar else B.ONE
     out = B.mul(*factors)
     return out if out.shape == shape else B.broadcast(out, shape)
 
