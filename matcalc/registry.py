@@ -1463,17 +1463,12 @@ def _vector_operand(ck: Checker, ast: S.Expr | None) -> None:
     """An undeclared a–g name used once as the vector of a matrix product (mv(W, a),
     linear(a, W)) is a vector, as it is in W@a (see Checker.scan)."""
     from .nodes import Var
+    from .syntax import Name
 
-    if ast is not None and isinstance(ast, _syntax().Name):
+    if isinstance(ast, Name):
         n = ck.node(ast)
         if isinstance(n, Var) and ck._soft_scalar(n):
             ck._as_vector(n)
-
-
-def _syntax():
-    from . import syntax
-
-    return syntax
 
 
 @_structural("matmul", "matmul(A, B)", "A @ B (NumPy's and PyTorch's matmul, PyTorch's mm and mv)", aliases=("mm", "mv"))

@@ -248,7 +248,7 @@ class Checker:
         #: the dimension names the declarations use: an undeclared name among them, used in
         #: the expression, is that size (norm(F@F.T/n - G) with F: m x n)
         self.declared_sizes = frozenset(rigid)
-        #: names used only as numbers (set by scan): only those of the declared sizes are sizes
+        #: names used only as numbers (set by _checked): only those of the declared sizes are sizes
         self.numeric_names: frozenset[str] = frozenset()
         self.size_notes: list[str] = []
         self.vars: dict[str, Var] = {}
