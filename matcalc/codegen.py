@@ -224,9 +224,10 @@ EXPM_NUMPY = (
     "    b = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,\n"
     "         129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,\n"
     "         40840800.0, 960960.0, 16380.0, 182.0, 1.0)\n"
+    "    if not np.all(np.isfinite(A)):\n"
+    "        return np.full(A.shape, np.nan)  # (a NaN or ∞ entry: no exponential to compute)\n"
     "    # scale by 2^-s until the 1-norm is at most θ₁₃ = 5.37, then square s times\n"
     "    s = np.maximum(0, np.ceil(np.log2(np.maximum(np.linalg.norm(A, 1), 1e-300) / 5.371920351148152)))\n"
-    "    s = s.astype(np.int64)\n"
     "    A = A / 2.0**s\n"
     "    eye = np.eye(A.shape[0])\n"
     "    A2 = A @ A\n"
@@ -234,7 +235,11 @@ EXPM_NUMPY = (
     "    A6 = A4 @ A2\n"
     "    U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 + b[3] * A2 + b[1] * eye)\n"
     "    V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 + b[0] * eye\n"
-    "    return np.linalg.matrix_power(np.linalg.solve(V - U, V + U), 2**s)\n"
+    "    R = np.linalg.solve(V - U, V + U)\n"
+    "    while s > 0:  # squaring s times (2**s as an exponent overflows for large s)\n"
+    "        R = R @ R\n"
+    "        s = s - 1\n"
+    "    return R\n"
 )
 
 _HELPERS_COMMON: dict[str, str] = {
