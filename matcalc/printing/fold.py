@@ -18,29 +18,10 @@ from ..registry import SQRT
 
 
 @node("arg")
-class Mean(Node):
-    """mean(X): sum(X)/N over all N entries (display only)."""
+class Statistic(Node):
+    """mean(X), var(X) or std(X) of all entries (``name``), NumPy's biased variance (display only)."""
 
-    arg: Node
-
-    def _compute_shape(self) -> Shape:
-        return SCALAR
-
-
-@node("arg")
-class Variance(Node):
-    """var(x): Σ(x − mean x)²/N over all N entries, NumPy's (biased) variance (display only)."""
-
-    arg: Node
-
-    def _compute_shape(self) -> Shape:
-        return SCALAR
-
-
-@node("arg")
-class Deviation(Node):
-    """std(x) = √var(x) (display only)."""
-
+    name: str
     arg: Node
 
     def _compute_shape(self) -> Shape:
@@ -53,8 +34,8 @@ def folded(n: Node) -> Node | None:
         return fold_statistics(n)
     if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:
         inner = fold_statistics(n.args[0])
-        if isinstance(inner, Variance):
-            return Deviation(inner.arg)
+        if isinstance(inner, Statistic) and inner.name == "var":
+            return Statistic("std", inner.arg)
     return None
 
 
@@ -102,12 +83,12 @@ def _statistic(g: Node, count: Dim) -> Node | None:
         if isinstance(a, Pow) and isinstance(a.exponent, Const) and a.exponent.value == 2:
             x = centred(a.base)
             if x is not None:
-                return Variance(x)
-        return Mean(a)
+                return Statistic("var", x)
+        return Statistic("mean", a)
     if isinstance(g, MatMul) and len(g.factors) == 2 and g.factors[1].shape.cols.is_one:
         u = centred(g.factors[1])
         if u is not None and u.shape.size == count and _transposed(g.factors[0], g.factors[1]):
-            return Variance(u)
+            return Statistic("var", u)
     return None
 
 

@@ -57,7 +57,7 @@ from ..nodes import (
     Var,
     Zero,
 )
-from .fold import Deviation, Mean, Variance
+from .fold import Statistic
 from .text import (
     GREEK_LETTERS,
     P_ATOM,
@@ -445,14 +445,8 @@ class LatexPrinter(Printer):
 
     # ---------------------------------------------------------- functions
 
-    def _print_Mean(self, n: Mean) -> Out:
-        return self.call(r"\operatorname{mean}", n.arg)
-
-    def _print_Variance(self, n: Variance) -> Out:
-        return self.call(r"\operatorname{var}", n.arg)
-
-    def _print_Deviation(self, n: Deviation) -> Out:
-        return self.call(r"\operatorname{std}", n.arg)
+    def _print_Statistic(self, n: Statistic) -> Out:
+        return self.call(rf"\operatorname{{{n.name}}}", n.arg)
 
     def _print_Apply(self, n: Apply) -> Out:
         cmd = n.fn.latex

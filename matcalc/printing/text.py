@@ -50,7 +50,7 @@ from ..nodes import (
     Zero,
     walk,
 )
-from .fold import Deviation, Mean, Variance
+from .fold import Statistic
 from .fold import folded as _folded
 
 # precedence: higher binds tighter
@@ -144,16 +144,9 @@ class Printer:
             self.memo[n] = o
         return o
 
-    # mean(x), var(x), std(x): the names of the sums the registry builds them from (see .fold)
-
-    def _print_Mean(self, n: Mean) -> Out:
-        return self.call("mean", n.arg)
-
-    def _print_Variance(self, n: Variance) -> Out:
-        return self.call("var", n.arg)
-
-    def _print_Deviation(self, n: Deviation) -> Out:
-        return self.call("std", n.arg)
+    def _print_Statistic(self, n: Statistic) -> Out:
+        """mean(x), var(x), std(x): the names of the sums the registry builds them from (see .fold)."""
+        return self.call(n.name, n.arg)
 
     def wrap(self, n: Node | Out, prec: int) -> str:
         o = self.p(n) if isinstance(n, Node) else n
@@ -637,12 +630,11 @@ class AsciiPrinter(Printer):
 class MatlabPrinter(AsciiPrinter):
     """Text in the matlab (matrixcalculus.org) dialect."""
 
-    # MATLAB's var and std normalise by N − 1 unless w = 1
-    def _print_Variance(self, n: Variance) -> Out:
-        return Out(f"var({self.p(n.arg).text}, 1)", P_ATOM)
-
-    def _print_Deviation(self, n: Deviation) -> Out:
-        return Out(f"std({self.p(n.arg).text}, 1)", P_ATOM)
+    def _print_Statistic(self, n: Statistic) -> Out:
+        """MATLAB's var and std normalise by N − 1 unless w = 1."""
+        if n.name == "mean":
+            return super()._print_Statistic(n)
+        return Out(f"{n.name}({self.p(n.arg).text}, 1)", P_ATOM)
 
     syntax = "matlab"
     mul_op = " .* "
