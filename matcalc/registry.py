@@ -920,8 +920,12 @@ class _At:
 
         self.S, self.pos = syntax, call.pos
 
-    def fn(self, name: str, *args: S.Expr) -> S.Expr:
-        return self.S.Call(name, tuple(args), (), self.pos)
+    def fn(self, name: str, *args: S.Expr, **keywords: S.Expr) -> S.Expr:
+        return self.S.Call(name, tuple(args), tuple(keywords.items()), self.pos)
+
+    def rows(self, name: str, x: S.Expr) -> S.Expr:
+        """name(x, axis=1): a reduction of each row (norm, sum)."""
+        return self.fn(name, x, axis=self.num("1"))
 
     def op(self, o: str, a: S.Expr, b: S.Expr) -> S.Expr:
         return self.S.BinOp(o, a, b, self.pos)
@@ -1203,9 +1207,7 @@ def _build_pairwise_distance(ck: Checker, call: S.Call) -> Node:
     if p is not None and not (isinstance(p, at.S.Number) and p.value == 2):
         raise ck.arg_error("pairwise_distance is the Euclidean distance here (p=2)", p)
     diff = at.op("add", at.op("sub", u, v), eps if eps is not None else at.num("1e-6"))
-    if ck.node(u).shape.is_matrix:
-        return ck.node(at.S.Call("norm", (diff,), (("axis", at.num("1")),), call.pos))
-    return ck.node(at.fn("norm", diff))
+    return ck.node(at.rows("norm", diff) if ck.node(u).shape.is_matrix else at.fn("norm", diff))
 
 
 @_structural(
@@ -1218,17 +1220,12 @@ def _build_cosine_similarity(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
     mu, mv = ck.node(u).shape.is_matrix, ck.node(v).shape.is_matrix
     if mu != mv:  # a batch against one vector: each row against it
-        rows, vec = (u, v) if mu else (v, u)
-        one = (("axis", at.num("1")),)
-        num = at.op("matmul", rows, vec)
-        return ck.node(at.op("div", num, at.op("mul", at.S.Call("norm", (rows,), one, call.pos), at.fn("norm", vec))))
+        batch, vec = (u, v) if mu else (v, u)
+        return ck.node(at.op("div", at.op("matmul", batch, vec), at.op("mul", at.rows("norm", batch), at.fn("norm", vec))))
     if mu:
         if axis is not None and ck.axis(axis, call) != 1:
             raise ck.arg_error("cosine_similarity of matrices compares rows here (dim=1)", axis)
-        one = (("axis", at.num("1")),)
-        num = at.S.Call("sum", (at.op("mul", u, v),), one, call.pos)
-        den = at.op("mul", at.S.Call("norm", (u,), one, call.pos), at.S.Call("norm", (v,), one, call.pos))
-        return ck.node(at.op("div", num, den))
+        return ck.node(at.op("div", at.rows("sum", at.op("mul", u, v)), at.op("mul", at.rows("norm", u), at.rows("norm", v))))
     return ck.node(at.op("div", at.fn("dot", u, v), at.op("mul", at.fn("norm", u), at.fn("norm", v))))
 
 
@@ -1261,8 +1258,7 @@ def _build_tf_softmax_ce(ck: Checker, call: S.Call) -> Node:
     at = _At(call)
     if not ck.node(logits).shape.is_matrix:
         return ck.node(at.neg(at.fn("sum", at.op("mul", labels, at.fn("log_softmax", logits)))))
-    per_row = at.S.Call("log_softmax", (logits, at.num("1")), (), call.pos)
-    return ck.node(at.neg(at.S.Call("sum", (at.op("mul", labels, per_row), at.num("1")), (), call.pos)))
+    return ck.node(at.neg(at.rows("sum", at.op("mul", labels, at.rows("log_softmax", logits)))))
 
 
 _loss(
