@@ -46,6 +46,8 @@ from .registry import Elementwise, Structural, lookup
 GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi omicron pi rho "
     "sigma tau upsilon phi varphi chi psi omega".split()
+    # Python reserves ``lambda``, so code spells it otherwise
+    + "lam lamb lamda lambd lmbda lmbd".split()
 )
 #: Largest integer power ``A^k`` expanded into a product.
 MAX_MATRIX_POWER = 64

@@ -18,7 +18,8 @@ def test_issue_example_W_x_plus_b():
 @pytest.mark.parametrize(
     "name,kind",
     [("a", "scalar"), ("g2", "scalar"), ("h", "vector"), ("x_i", "vector"), ("z", "vector"), ("W1", "matrix"),
-     ("A", "matrix"), ("alpha", "scalar"), ("lambda", "scalar"), ("sigma2", "scalar"), ("Sigma", "matrix"), ("α", "scalar")],
+     ("A", "matrix"), ("alpha", "scalar"), ("lambda", "scalar"), ("sigma2", "scalar"), ("Sigma", "matrix"), ("α", "scalar"),
+     ("lam", "scalar"), ("lmbda", "scalar"), ("lambd", "scalar"), ("lamb_2", "scalar"), ("lamp", "vector"), ("l", "vector")],
 )
 def test_naming_convention(name, kind):
     assert conventional_kind(name) == kind
