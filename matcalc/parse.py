@@ -41,6 +41,7 @@ _TOKEN_WORDS = {
     "NUMBER": "a number",
     "NAME": "a name",
     "NORM_BAR": "'‖'",
+    "BAR": "'|'",
     "SUPERSCRIPT": "a superscript power (²)",
     "INVERSE_MARK": "'⁻¹'",
     "MODULE_NAME": "a name",
@@ -48,6 +49,8 @@ _TOKEN_WORDS = {
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
     "COMMA": "','",
     "COLON": "':'",
     "LSQB": "'['",
@@ -195,6 +198,12 @@ class _Builder:
         bar, inner, _ = args
         return S.Call("norm", (inner,), (), bar.pos)
 
+    def abs_bars(self, args):
+        """|a| is the absolute value of a scalar; of a vector or matrix the bars are
+        refused by the shape check (|X| is det(X) in many texts, |x| a norm in others)."""
+        bar, inner, _ = args
+        return S.Call("|·|", (inner,), (), bar.pos)
+
     def whole(self, args):
         return S.Name(":", 0)
 
@@ -289,7 +298,8 @@ def _describe(expected) -> str:
     # wherever an operator is: neither is worth mentioning
     hidden = {"STRING", "METHOD"}
     if "LPAR" in expected:
-        hidden.add("NORM_BAR")  # ‖ can open an operand too, but '(' says it: name ‖ only to close one
+        # ‖, | and { can open an operand too, but '(' says it: name them only to close one
+        hidden.update(("NORM_BAR", "BAR", "LBRACE"))
     words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t not in hidden})
     if not words:
         return "something else"

@@ -1188,6 +1188,19 @@ def _build_linear(ck: Checker, call: S.Call) -> Node:
     return ck.node(out if b is None or (isinstance(b, at.S.Name) and b.id == "None") else at.op("add", out, b))
 
 
+@_structural("|·|", "|a|", "the absolute value of a scalar, as texts write it (for a vector or matrix: abs, norm or det)")
+def _build_bars(ck: Checker, call: S.Call) -> Node:
+    (a,) = ck.args(call, 1)
+    s = ck.node(a).shape
+    if s.is_scalar:
+        return ck.node(_At(call).fn("abs", a))
+    if s.is_matrix:
+        meaning = "write det(X) for the determinant, abs(X) for the entries' absolute values"
+    else:
+        meaning = "write norm(x) for the length, abs(x) for the entries' absolute values"
+    raise ck.error(f"|…| of a {'matrix' if s.is_matrix else 'vector'} means different things in different texts: {meaning}", call)
+
+
 @_structural("dist", "dist(x, y, p=2)", "‖x − y‖ (PyTorch's torch.dist; p = 1 for the sum of absolute differences)")
 def _build_dist(ck: Checker, call: S.Call) -> Node:
     x, y, p = ck.args(call, 2, optional=("p",))

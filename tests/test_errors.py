@@ -208,6 +208,8 @@ SYNTAX_CASES = [
     ("2 3", 2, ["missing operator before number '3'"]),
     ("x^T A x", 4, ["missing operator before name 'A'"]),
     ("   ", 0, ["empty expression"]),
+    ("|x - |y||", 7, ["unexpected '||'", "expected '|'"]),  # closing bars together read as a norm bar
+    ("{x + y", 6, ["unexpected end of expression", "'}'"]),
     ("x\n+ * y", 2, ["unexpected '*'"]),  # second line: the caret is on the line that holds the error
 ]
 

@@ -9,6 +9,8 @@ in equality.  The random expressions of ``strategies.cases`` are round-tripped t
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from strategies import Case, cases, scaled, syntax_trees
@@ -88,6 +90,9 @@ def test_numpy_prints_a_matrix_power_as_a_call() -> None:
         ("0.5*‖y - W2@relu(W1@x)‖²", "0.5*norm(y - W2@relu(W1@x))^2"),
         ("sum(x²) + ‖X‖³", "sum(x^2) + norm(X)^3"),
         ("tr(X⁻¹@A) + a'@X⁻ᵀ@b", "tr(inv(X)@A) + a'@inv(X)'@b"),
+        # as texts write them: ASCII norm bars and LaTeX's braces
+        ("||y - W@x||^2 + ||x||", "norm(y - W@x)^2 + norm(x)"),
+        ("X^{-1} + x^{T}@y", "X^(-1) + x^(T)@y"),
     ],
 )
 def test_code_pasted_from_numpy_reads_as_the_plain_call(pasted: str, plain: str) -> None:
@@ -101,6 +106,18 @@ def test_torch_keywords_dim_and_keepdim_are_axis_and_keepdims() -> None:
     a = matcalc.diff("X.sum(dim=1, keepdim=True).sum()", "X")
     b = matcalc.diff("sum(sum(X, axis=1, keepdims=True))", "X")
     assert a.text == b.text == "𝟙𝟙ᵀ"
+
+
+def test_bars_are_the_absolute_value_of_a_scalar_only() -> None:
+    import matcalc
+    from matcalc.errors import ShapeError
+
+    assert matcalc.diff("|a - b|^3", "a").text == matcalc.diff("abs(a - b)^3", "a").text
+    assert matcalc.diff("X^{-1}", "X", syntax="matlab").text == matcalc.diff("inv(X)", "X").text
+    # |X| is det(X) in Bishop and Magnus, |x| a norm in some texts: not guessed
+    for expr, advice in (("|X|", "det(X)"), ("sum(|x|)", "norm(x)")):
+        with pytest.raises(ShapeError, match=r"means different things.*" + re.escape(advice)):
+            matcalc.diff(expr, "X" if "X" in expr else "x")
 
 
 def test_a_superscript_is_the_dialects_power() -> None:
