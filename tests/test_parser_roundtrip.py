@@ -120,6 +120,14 @@ def test_bars_are_the_absolute_value_of_a_scalar_only() -> None:
             matcalc.diff(expr, "X" if "X" in expr else "x")
 
 
+def test_a_method_name_cannot_start_with_a_superscript() -> None:
+    # fuzz find: x.²sum() lexed as the method "²sum", whose printing (²sum(x)) did not parse
+    from matcalc.errors import ParseError
+
+    with pytest.raises(ParseError):
+        parse("(x).²sum()")
+
+
 def test_a_superscript_is_the_dialects_power() -> None:
     assert parse("X²", "matlab") == parse("X^2", "matlab")  # a matrix power there
     assert parse("X²") == parse("X**2")  # elementwise in numpy
