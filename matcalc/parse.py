@@ -79,7 +79,7 @@ _TORCH_FUNCTIONAL = frozenset(
     "relu elu leaky_relu gelu silu sigmoid tanh softplus softmax log_softmax logsigmoid relu6 mish selu celu "
     "softsign hardswish hardsigmoid hardtanh mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits "
     "huber_loss smooth_l1_loss cross_entropy linear pairwise_distance cosine_similarity scaled_dot_product_attention "
-    "kl_div soft_margin_loss poisson_nll_loss gaussian_nll_loss margin_ranking_loss".split()
+    "kl_div soft_margin_loss poisson_nll_loss gaussian_nll_loss margin_ranking_loss softmin normalize".split()
 )
 
 
@@ -108,10 +108,12 @@ class _Builder:
 
     def module_pi(self, args):
         """np.pi, math.pi, torch.pi: the number π (bare ``pi`` is π too, unless declared);
-        np.inf, math.inf: ``inf`` (a bound only: np.clip(x, 0, np.inf))."""
+        np.inf, math.inf: ``inf`` (a bound only: np.clip(x, 0, np.inf)); np.newaxis: None."""
         (tok,) = args
         dot = tok.text.rindex(".")
         at, word = tok.pos + dot + 1, tok.text[dot + 1 :]
+        if word == "newaxis":  # x[:, np.newaxis] is x[:, None]
+            return S.Name("None", at)
         if word == "e":  # Euler's number
             return S.Call("exp", (S.Number("1", at),), (), at)
         return S.Name("π" if word == "pi" else "inf", at)
@@ -216,7 +218,7 @@ class _Builder:
                 return operand
             if kinds == (":", "None"):
                 return S.Call("column", (operand,), (), _pos(operand))
-            if kinds == ("None", ":"):
+            if kinds in (("None", ":"), ("None",)):
                 return S.Call("row", (operand,), (), _pos(operand))
         where = next((i for i in index if not (isinstance(i, S.Name) and i.id in (":", "None"))), index[0])
         raise ParseError(

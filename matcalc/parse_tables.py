@@ -87,8 +87,9 @@ GRAMMAR = ('// matcalc expression grammar, shared by both dialects.\n'
  '// code pasted from NumPy, SciPy, PyTorch: np.exp(x), np.linalg.norm(x), X.sum(axis=0)\n'
  'MODULE_NAME.2: /(?:np|numpy|jnp|jax|torch|nn|tf|scipy|math)(?:\\.[^\\W\\d]\\w*)+(?=\\s*\\()/\n'
  '// np.pi is π; np.e is e = exp(1); np.inf is inf (allowed only as a bound: np.clip(x, 0, '
- 'np.inf))\n'
- 'MODULE_PI.2: /(?:np|numpy|jnp|jax\\.numpy|torch|math)\\.(?:pi|inf|e)(?!\\w)/\n'
+ 'np.inf));\n'
+ '// np.newaxis is None (x[:, np.newaxis])\n'
+ 'MODULE_PI.2: /(?:np|numpy|jnp|jax\\.numpy|torch|math)\\.(?:pi|inf|e|newaxis)(?!\\w)/\n'
  '// a method name is a NAME: x.²sum() is not one\n'
  'METHOD: '
  '/\\.(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞])[^\\W\\d](?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞])\\w)*(?=\\s*\\()/\n'
@@ -110,7 +111,7 @@ TERMINALS = {'COMPARE': '(?:>=|<=|>|<)',
  'SUPERSCRIPT': '[⁰¹²³⁴⁵⁶⁷⁸⁹]+',
  'INVERSE_MARK': '⁻(?:ᵀ|[¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]*)',
  'MODULE_NAME': '(?:np|numpy|jnp|jax|torch|nn|tf|scipy|math)(?:\\.[^\\W\\d]\\w*)+(?=\\s*\\()',
- 'MODULE_PI': '(?:np|numpy|jnp|jax\\.numpy|torch|math)\\.(?:pi|inf|e)(?!\\w)',
+ 'MODULE_PI': '(?:np|numpy|jnp|jax\\.numpy|torch|math)\\.(?:pi|inf|e|newaxis)(?!\\w)',
  'METHOD': '\\.(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞])[^\\W\\d](?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞])\\w)*(?=\\s*\\()',
  '__IGNORE_0': '[ \t\x0c\r\n]+',
  'COMMA': ',',

@@ -1201,6 +1201,50 @@ def _build_bars(ck: Checker, call: S.Call) -> Node:
     raise ck.error(f"|…| of a {'matrix' if s.is_matrix else 'vector'} means different things in different texts: {meaning}", call)
 
 
+@_structural("softmin", "softmin(z), softmin(Z, axis)", "softmax(−z): of a vector, or of each row (or, axis 0, column) of a matrix (PyTorch's F.softmin)")
+def _build_softmin(ck: Checker, call: S.Call) -> Node:
+    z, axis = ck.args(call, 1, optional=("axis",))
+    at = _At(call)
+    return ck.node(at.fn("softmax", at.neg(z)) if axis is None else at.fn("softmax", at.neg(z), axis))
+
+
+@_structural(
+    "normalize",
+    "normalize(x, p=2, dim=1)",
+    "x/‖x‖; of a matrix, each row over its norm (dim 1, the default) or each column (dim 0) (PyTorch's F.normalize, "
+    "whose eps guard, max(‖x‖, 1e-12), is left out)",
+)
+def _build_normalize(ck: Checker, call: S.Call) -> Node:
+    x, p, axis, _eps = ck.args(call, 1, optional=("ord", "axis", "eps"))  # PyTorch's p= is ord=
+    at = _At(call)
+    if p is not None and ck.int_arg(p, (2,)) != 2:
+        raise ck.arg_error("normalize divides by the Euclidean norm here (p=2)", p)
+    if not ck.node(x).shape.is_matrix:
+        return ck.node(at.op("div", x, at.fn("norm", x)))
+    a = 1 if axis is None else ck.axis(axis, call)
+    keep = at.S.Name("True", call.pos)
+    return ck.node(at.op("div", x, at.fn("norm", x, axis=at.num(str(a)), keepdims=keep)))
+
+
+@_structural(
+    "vector_norm",
+    "vector_norm(X, ord=2, dim=None)",
+    "the norm of all entries taken as one vector (ord 2: Euclidean, 1: sum of |entries|), or along dim (PyTorch's torch.linalg.vector_norm)",
+)
+def _build_vector_norm(ck: Checker, call: S.Call) -> Node:
+    x, order, axis, keepdims = ck.args(call, 1, optional=("ord", "axis", "keepdims"))
+    at = _At(call)
+    p = 2 if order is None else ck.int_arg(order, (1, 2))
+    if axis is None:
+        if keepdims is not None:
+            raise ck.arg_error("keepdims needs dim here", keepdims)
+        return ck.node(at.fn("norm" if p == 2 else "norm1", x))
+    if p != 2:
+        raise ck.arg_error("along an axis, vector_norm is Euclidean here (ord=2)", order)
+    extra = {} if keepdims is None else {"keepdims": keepdims}
+    return ck.node(at.fn("norm", x, axis=axis, **extra))
+
+
 @_structural("dist", "dist(x, y, p=2)", "‖x − y‖ (PyTorch's torch.dist; p = 1 for the sum of absolute differences)")
 def _build_dist(ck: Checker, call: S.Call) -> Node:
     x, y, p = ck.args(call, 2, optional=("p",))
@@ -1272,6 +1316,34 @@ def _build_tf_softmax_ce(ck: Checker, call: S.Call) -> Node:
     if not ck.node(logits).shape.is_matrix:
         return ck.node(at.neg(at.fn("sum", at.op("mul", labels, at.fn("log_softmax", logits)))))
     return ck.node(at.neg(at.rows("sum", at.op("mul", labels, at.rows("log_softmax", logits)))))
+
+
+@_structural(
+    "sigmoid_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits(labels=t, logits=z)",
+    "softplus(z) − t ⊙ z, entry by entry (TensorFlow's tf.nn.sigmoid_cross_entropy_with_logits)",
+)
+def _build_tf_sigmoid_ce(ck: Checker, call: S.Call) -> Node:
+    labels, logits = ck.args(call, 0, optional=("labels", "logits"))
+    if labels is None or logits is None:
+        raise ck.arg_error(f"{call.func}() takes labels= and logits=", call)
+    at = _At(call)
+    return ck.node(at.op("sub", at.fn("softplus", logits), at.op("mul", labels, logits)))
+
+
+@_structural("xlogy", "xlogy(x, y)", "x ⊙ log y, entry by entry (SciPy's and PyTorch's xlogy; its 0 at x = 0, y = 0 is left out)")
+def _build_xlogy(ck: Checker, call: S.Call) -> Node:
+    return _rewrite(ck, call, lambda x, y: _At(call).op("mul", x, _At(call).fn("log", y)), 2)
+
+
+@_structural("entr", "entr(x)", "−x ⊙ log x, entry by entry (SciPy's special.entr, for x > 0)")
+def _build_entr(ck: Checker, call: S.Call) -> Node:
+    return _rewrite(ck, call, lambda x: _At(call).neg(_At(call).op("mul", x, _At(call).fn("log", x))), 1)
+
+
+@_structural("rel_entr", "rel_entr(x, y)", "x ⊙ log(x/y), entry by entry (SciPy's special.rel_entr, for x, y > 0)")
+def _build_rel_entr(ck: Checker, call: S.Call) -> Node:
+    return _rewrite(ck, call, lambda x, y: _At(call).op("mul", x, _At(call).fn("log", _At(call).op("div", x, y))), 2)
 
 
 _loss(
@@ -1599,6 +1671,50 @@ def _vector_as(column: bool):
 
 _structural("column", "column(x), x[:, None]", "a vector as a column (NumPy's x[:, None])")(_vector_as(True))
 _structural("row", "row(x), x[None, :]", "a vector as a row (NumPy's x[None, :])")(_vector_as(False))
+
+
+def _small_int(ast: S.Expr | None) -> int | None:
+    """-1, 0, 1, 2 … written as a number (None for anything else)."""
+    from .syntax import Neg, Number
+
+    sign = 1
+    if isinstance(ast, Neg):
+        ast, sign = ast.operand, -1
+    if isinstance(ast, Number) and ast.value.denominator == 1:
+        return sign * int(ast.value)
+    return None
+
+
+@_structural("unsqueeze", "unsqueeze(x, dim)", "a vector as a row (dim 0) or a column (dim 1 or −1) (PyTorch's x.unsqueeze)")
+def _build_unsqueeze(ck: Checker, call: S.Call) -> Node:
+    x, axis = ck.args(call, 2)
+    where = {0: "row", -2: "row", 1: "column", -1: "column"}.get(_small_int(axis))
+    if where is None:
+        raise ck.arg_error("unsqueeze takes dim 0 (a row) or 1 (a column)", axis)
+    return ck.node(_At(call).fn(where, x))
+
+
+@_structural(
+    "reshape",
+    "reshape(x, -1, 1), reshape(x, 1, -1)",
+    "a vector as a column (−1, 1) or a row (1, −1), or as itself (−1) (NumPy's and PyTorch's reshape and view)",
+    aliases=("view",),
+)
+def _build_reshape(ck: Checker, call: S.Call) -> Node:
+    x, first, second = ck.args(call, 2, optional=("b",))
+    if ck.node(x).shape.is_matrix:
+        raise ck.unsupported(
+            "reshaping a matrix is not part of the language (NumPy's order is by rows); vec(X) stacks the columns", call
+        )
+    dims = (_small_int(first),) if second is None else (_small_int(first), _small_int(second))
+    at = _At(call)
+    if dims == (-1,):
+        return ck.node(x)
+    if len(dims) == 2 and dims[1] == 1 and dims[0] != 1:
+        return ck.node(at.fn("column", x))
+    if len(dims) == 2 and dims[0] == 1 and dims[1] != 1:
+        return ck.node(at.fn("row", x))
+    raise ck.arg_error("a vector reshapes to (-1, 1), a column, or (1, -1), a row", first)
 
 
 @_structural("logaddexp", "logaddexp(a, b)", "log(eᵃ + eᵇ), entry by entry (NumPy's logaddexp)")

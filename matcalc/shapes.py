@@ -278,6 +278,8 @@ class Checker:
         #: the syntax nodes whose value is a 2-D column in NumPy too (a keepdims reduction,
         #: x[:, None], and elementwise arithmetic on them): never a row, whatever is beside them
         self.columns: dict[int, S.Expr] = {}
+        #: the syntax node checked last and its node (see _Call)
+        self._last: tuple[S.Expr | None, Node | None] = (None, None)
 
     def scan(self, tree: S.Expr) -> None:
         """Hints from the whole expression before checking it.
@@ -546,7 +548,9 @@ class Checker:
 
     def node(self, e: S.Expr) -> Node:
         method = getattr(self, "_" + type(e).__name__)
-        return method(e)
+        out = method(e)
+        self._last = (e, out)
+        return out
 
     def _Number(self, e: S.Number) -> Node:
         m = re.search(r"[eE]([+-]?\d+)$", e.text)
@@ -675,7 +679,15 @@ class Checker:
     def _Call(self, e: S.Call) -> Node:
         entry = lookup(e.func, e.pos)
         if isinstance(entry, Structural):
-            return entry.build(self, e)
+            out = entry.build(self, e)
+            # a call rewritten into others (unsqueeze(x, 1) → column(x)) is what its
+            # rewriting is: a 1-D result or a 2-D column, for NumPy's broadcasting
+            last, result = getattr(self, "_last", (None, None))
+            if result is out and last is not e:
+                for marks in (self.flat, self.columns):
+                    if id(last) in marks:
+                        marks[id(e)] = e
+            return out
         return self.apply(entry, e)
 
     def apply(self, fn: Elementwise, call: S.Call) -> Node:

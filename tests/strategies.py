@@ -643,14 +643,43 @@ class Gen:
         """NumPy's and PyTorch's spellings of arithmetic, layers and losses (torch.sub, F.linear, F.kl_div, …)."""
         column = s[0] != () and s[1] == ()
         matrix = s[0] != () and s[1] != ()
-        options = ["arith"]
+        options = ["arith", "xlogy", "entr", "rel_entr", "tf_sigmoid_ce"]
         if s == SCALAR:
-            options += ["dist", "pairwise", "cosine", "kl_div", "soft_margin", "poisson", "gaussian", "margin", "tf_ce"]
+            options += ["dist", "pairwise", "cosine", "kl_div", "soft_margin", "poisson", "gaussian", "margin", "tf_ce", "vector_norm", "bars"]
         if column:
-            options += ["linear", "addmv"]
+            options += ["linear", "addmv", "softmin", "normalize"]
         if matrix:
-            options += ["addmm", "attention"]
+            options += ["addmm", "attention", "softmin", "normalize"]
         kind = self.pick(options)
+        if kind in ("xlogy", "rel_entr"):
+            a = self.tame(self.expr(s, d), 3.0) if kind == "xlogy" else self.positive(s, d)
+            b = self.positive(s, d)
+            assert b.lo is not None
+            bound = a.bound * (abs(math.log(b.lo)) + math.log(b.bound) + (math.log(a.bound) + 1.0 if kind == "rel_entr" else 0.0) + 1.0)
+            return G(self.call(kind, a.text, b.text), ATOM, s, bound, a.vars | b.vars)
+        if kind == "entr":
+            a = self.positive(s, d)
+            assert a.lo is not None
+            return G(self.call("entr", a.text), ATOM, s, a.bound * (abs(math.log(a.lo)) + math.log(a.bound) + 1.0), a.vars)
+        if kind == "tf_sigmoid_ce":
+            t, z = (self.tame(self.expr(s, d), 3.0) for _ in range(2))
+            return G(f"sigmoid_cross_entropy_with_logits(labels={t.text}, logits={z.text})", ATOM, s, 16.0, t.vars | z.vars)
+        if kind == "softmin":
+            z = self.tame(self.expr(s, d), 3.0)
+            axis = "" if column else self.pick(["", ", dim=1", ", dim=0"])
+            return G(self.call("softmin", z.text)[:-1] + axis + ")", ATOM, s, 1.0, z.vars)
+        if kind == "normalize":  # positive entries: no zero norm
+            x = self.positive(s, d)
+            axis = ", dim=0" if column else self.pick(["", ", dim=1", ", dim=0"])
+            return G(self.call("normalize", x.text)[:-1] + axis + ")", ATOM, s, 1.0, x.vars)
+        if kind == "vector_norm":
+            sh = self.any_shape()
+            x = self.positive(sh, d)
+            order = self.pick(["", ", ord=1"])
+            return G(self.call("vector_norm", x.text)[:-1] + order + ")", ATOM, SCALAR, x.bound * size(sh[0]) * size(sh[1]), x.vars)
+        if kind == "bars":  # |a| of a scalar
+            a = self.expr(SCALAR, d)
+            return G(f"|{a.text}|", ATOM, SCALAR, a.bound, a.vars)
         if kind == "arith":
             op = self.pick(["add", "subtract", "multiply", "divide"])
             a = self.tame(self.expr(s, d), 6.0)
@@ -724,8 +753,16 @@ class Gen:
             n = s[0] or s[1]
             a = self.expr(self.pick([(n, ()), ((), n)]), d)
             which = "column" if s[1] == () else "row"
-            text = self.call(which, a.text) if self.coin(0.5) else wrap(a, POSTFIX) + ("[:, None]" if which == "column" else "[None, :]")
-            return G(text, ATOM if text.endswith(")") else POSTFIX, s, a.bound, a.vars)
+            spelled = self.pick(["call", "index", "unsqueeze", "reshape"])
+            if spelled == "call":
+                text = self.call(which, a.text)
+            elif spelled == "index":
+                text = wrap(a, POSTFIX) + ("[:, None]" if which == "column" else "[None, :]")
+            elif spelled == "unsqueeze":
+                text = self.call("unsqueeze", a.text, "1" if which == "column" else "0")
+            else:
+                text = self.call("reshape", a.text, *(("-1", "1") if which == "column" else ("1", "-1")))
+            return G(text, POSTFIX if text.endswith("]") else ATOM, s, a.bound, a.vars)
         if fn == "orient":  # not a vector here
             fn = "softsign"
         if fn == "logaddexp":
@@ -1125,7 +1162,8 @@ STRUCTURAL: frozenset[str] = frozenset(
         "column", "row", "logaddexp", "cross_entropy",
         "add", "subtract", "multiply", "divide", "addmm", "linear", "dist", "pairwise_distance", "cosine_similarity",
         "scaled_dot_product_attention", "softmax_cross_entropy_with_logits", "kl_div", "soft_margin_loss", "poisson_nll_loss",
-        "margin_ranking_loss", "gaussian_nll_loss",
+        "margin_ranking_loss", "gaussian_nll_loss", "softmin", "normalize", "vector_norm", "xlogy", "entr", "rel_entr",
+        "sigmoid_cross_entropy_with_logits", "unsqueeze", "reshape", "|·|",
     }
 )  # fmt: skip
 

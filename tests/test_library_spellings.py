@@ -7,6 +7,7 @@ them too, rarely).  The reference values are the libraries' documented formulas.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import matcalc
@@ -50,7 +51,49 @@ CASES = [
     ("F.linear(a, W).sum()", "W", {}, "𝟙aᵀ"),
     ("F.margin_ranking_loss(u, v, y, 0.5)", "u", {}, "−(1/2 + y ⊙ (v − u) > 0) ⊙ y/n"),
     ("sum(G*F.scaled_dot_product_attention(Q, K, V))", "Q", {**ATTENTION, "Q": "n x 4", "K": "m x 4"}, "(softmax(QKᵀ/2) ⊙ (GVᵀ − (((GVᵀ) ⊙ softmax(QKᵀ/2))𝟙)𝟙ᵀ))K/2"),
+    ("F.softmin(z, dim=0)@y", "z", {}, None),
+    ("sum(F.softmin(Z, dim=1)*Y)", "Z", {}, None),
+    ("F.normalize(x, dim=0)@y", "x", {}, "y/‖x‖ − (x·y)x/‖x‖³"),
+    ("sum(F.normalize(X)*Y)", "X", {}, None),
+    ("sum(F.normalize(X, p=2, dim=0)*Y)", "X", {}, None),
+    ("torch.linalg.vector_norm(X)", "X", {}, "X/‖X‖"),
+    ("torch.linalg.vector_norm(x, ord=1)", "x", {}, "sign(x)"),
+    ("torch.linalg.vector_norm(X, dim=1).sum()", "X", {}, None),
+    ("tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=X@w))", "w", {}, "Xᵀ(σ(Xw) − y)/m"),
+    ("sum(scipy.special.xlogy(y, softmax(z)))", "z", {}, "y − sum(y) softmax(z)"),
+    ("sum(scipy.special.entr(p))", "p", {}, "−1 − log(p)"),
+    ("sum(scipy.special.rel_entr(p, q))", "q", {}, "−p/q"),
 ]
+
+
+@pytest.mark.parametrize(
+    "expr, shapes, reference",
+    [
+        ("F.softmin(Z, dim=1)", {}, lambda Z: np.exp(-Z) / np.exp(-Z).sum(axis=1, keepdims=True)),
+        ("F.softmin(Z, dim=0)", {}, lambda Z: np.exp(-Z) / np.exp(-Z).sum(axis=0, keepdims=True)),
+        ("F.normalize(Z)", {}, lambda Z: Z / np.linalg.norm(Z, axis=1, keepdims=True)),
+        ("F.normalize(Z, dim=0)", {}, lambda Z: Z / np.linalg.norm(Z, axis=0, keepdims=True)),
+        ("F.normalize(z, dim=0)", {"z": "n"}, lambda z: z / np.linalg.norm(z)),
+        ("torch.linalg.vector_norm(Z)", {}, lambda Z: np.linalg.norm(Z)),
+        ("torch.linalg.vector_norm(Z, ord=1)", {}, lambda Z: np.abs(Z).sum()),
+        ("torch.linalg.vector_norm(Z, dim=0)", {}, lambda Z: np.linalg.norm(Z, axis=0)),
+        ("tf.nn.sigmoid_cross_entropy_with_logits(labels=0.25, logits=Z)", {}, lambda Z: np.logaddexp(0, Z) - 0.25 * Z),
+        ("scipy.special.entr(exp(Z))", {}, lambda Z: -np.exp(Z) * Z),
+        ("scipy.special.xlogy(Z, exp(Z))", {}, lambda Z: Z * Z),
+        ("scipy.special.rel_entr(exp(Z), exp(2*Z))", {}, lambda Z: -np.exp(Z) * Z),
+    ],
+)
+def test_new_spellings_compute_the_library_values(expr, shapes, reference):
+    """PyTorch's documented formulas, evaluated on a 3×4 (or length-3) input."""
+    from matcalc.evaluate import evaluate
+
+    c = matcalc.check(expr, {"Z": "3 x 4", **shapes})
+    rng = np.random.default_rng(3)
+    name = next(iter(c.variables))
+    value = rng.normal(size=(3, 4) if name == "Z" else (3, 1))
+    got = evaluate(c.expr, c.variables, {name: value}, {"n": 3})
+    want = reference(value)
+    assert np.allclose(np.asarray(got).reshape(np.shape(want)), want)
 
 
 def test_cosine_similarity_of_a_batch_and_a_vector_is_pytorchs():
@@ -101,3 +144,38 @@ def test_library_spelling_misuse_is_one_line(expr, words):
     with pytest.raises(matcalc.MatcalcError) as info:
         matcalc.diff(expr, "u" if "u" in expr else "z")
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "expr, reference",
+    [
+        ("S - x.unsqueeze(1)", lambda S, x: S - x[:, None]),
+        ("S - x.unsqueeze(0)", lambda S, x: S - x[None, :]),
+        ("S - x.reshape(-1, 1)", lambda S, x: S - x.reshape(-1, 1)),
+        ("S - x.view(1, -1)", lambda S, x: S - x.reshape(1, -1)),
+        ("S - x[:, np.newaxis]", lambda S, x: S - x[:, np.newaxis]),
+        ("S - x[None]", lambda S, x: S - x[None]),
+        ("S - x.reshape(-1)", lambda S, x: S - x),
+        # a rewritten call keeps its reduction's orientation beside a square matrix
+        ("S - torch.linalg.vector_norm(S, dim=0)", lambda S, x: S - np.linalg.norm(S, axis=0)),
+        ("S - torch.linalg.vector_norm(S, dim=1, keepdim=True)", lambda S, x: S - np.linalg.norm(S, axis=1, keepdims=True)),
+        ("S - F.pairwise_distance(S, S.T)", lambda S, x: S - np.linalg.norm(S - S.T + 1e-6, axis=1)),
+    ],
+)
+def test_vectors_made_rows_or_columns_beside_a_square_matrix(expr, reference):
+    """NumPy's broadcasting of each spelling, on a 3×3 matrix and a length-3 vector."""
+    from matcalc.evaluate import evaluate
+
+    c = matcalc.check(expr, {"S": "n x n", "x": "n"})
+    rng = np.random.default_rng(4)
+    S, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    values = {k: v for k, v in {"S": S, "x": x.reshape(3, 1)}.items() if k in c.variables}
+    got = evaluate(c.expr, c.variables, values, {"n": 3})
+    assert np.allclose(got, reference(S, x))
+
+
+def test_reshaping_a_matrix_is_refused():
+    from matcalc.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="vec"):
+        matcalc.diff("X.reshape(-1, 1)", "X")
