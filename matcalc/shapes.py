@@ -278,14 +278,18 @@ class Checker:
         #: the syntax nodes whose value is a 2-D column in NumPy too (a keepdims reduction,
         #: x[:, None], and elementwise arithmetic on them): never a row, whatever is beside them
         self.columns: dict[int, S.Expr] = {}
+        #: matlab: an a–g name right of a matrix (X*theta) is a vector (see scan); off in the
+        #: retry when that reading has no shape (tr(X*a): a scales X)
+        self.right_of_matrix_hints = True
         #: the syntax node checked last and its node (see _Call)
         self._last: tuple[S.Expr | None, Node | None] = (None, None)
 
     def scan(self, tree: S.Expr) -> None:
         """Hints from the whole expression before checking it.
 
-        * ``a'`` (a transposed name) and, in the numpy dialect, an operand of ``@`` (which
-          NumPy refuses for scalars) make an undeclared a–g name a vector: ``a'*X*b``.
+        * ``a'`` (a transposed name), ``diag(a)``, in the numpy dialect an operand of ``@``
+          (which NumPy refuses for scalars) and in the matlab dialect a name right of a
+          matrix (``X*theta``) make an undeclared a–g or Greek name a vector: ``a'*X*b``.
         * ``x^T`` is a transpose, and ``X^-T`` an inverse transpose, when no other use of
           ``T`` exists (LaTeX habit).
         """
@@ -297,6 +301,13 @@ class Checker:
                 self.name_uses[e.id] = self.name_uses.get(e.id, 0) + 1
             if isinstance(e, S.Transpose) and isinstance(e.operand, S.Name):
                 self.vector_hints.add(e.operand.id)
+            if isinstance(e, S.Call) and e.func == "diag" and len(e.args) == 1 and isinstance(e.args[0], S.Name):
+                self.vector_hints.add(e.args[0].id)  # diag(a): a diagonal matrix of the vector a
+            if isinstance(e, S.BinOp) and e.op == "matmul" and self.syntax == "matlab":
+                # X*theta, A*c: texts write a scalar factor on the left (αX), so an a–g or
+                # Greek name right of a matrix is the vector it multiplies (least squares' Xβ)
+                if self.right_of_matrix_hints and isinstance(e.right, S.Name) and self._matrix_like(e.left):
+                    self.vector_hints.add(e.right.id)
             if isinstance(e, S.BinOp) and e.op == "matmul" and self.syntax == "numpy":
                 for side in (e.left, e.right):
                     if isinstance(side, S.Name):
@@ -310,6 +321,23 @@ class Checker:
         self.vector_hints = {n for n in self.vector_hints if conventional_kind(n) == "scalar"}
         self.caret_t_is_transpose = t_powers > 0 and t_powers == t_uses and "T" not in self.declarations
         self.numpy_code = self.syntax == "numpy" and bool(_NUMPY_CODE.search(self.source))
+
+    def _matrix_like(self, e: S.Expr) -> bool:
+        """A matrix by the naming convention or a declaration, seen in the syntax alone:
+        X, X', inv(X), or a product ending in one (A*B*X)."""
+        while True:
+            if isinstance(e, S.Transpose):
+                e = e.operand
+            elif isinstance(e, S.Call) and e.func in ("inv", "inverse", "expm") and len(e.args) == 1:
+                e = e.args[0]
+            elif isinstance(e, S.BinOp) and e.op == "matmul":
+                e = e.right
+            else:
+                break
+        if not isinstance(e, S.Name):
+            return False
+        d = self.declarations.get(e.id)
+        return len(d.dims) == 2 if d is not None else conventional_kind(e.id) == "matrix" and e.id not in PI_NAMES
 
     # ------------------------------------------------------------ variables
 
@@ -789,7 +817,7 @@ class Checker:
         """MATLAB's A\\b and NumPy's solve(A, b): A⁻¹b, the solution of Ax = b (b/a for a scalar a)."""
         inv = self.inverse(a, a_ast, at, "solving a linear system")
         if not self.shape(a).is_scalar and self.shape(b).is_scalar:
-            if not self._soft_scalar(b):
+            if not (isinstance(b_ast, S.Name) and self._soft_scalar(b)):
                 raise self.error(
                     f"cannot solve with {self.describe(a_ast, a)} for the scalar {self.describe(b_ast, b)}: "
                     "the right-hand side needs as many rows as the matrix",
@@ -800,7 +828,7 @@ class Checker:
 
     def matmul(self, a: Node, b: Node, at: S.Expr, a_ast: S.Expr, b_ast: S.Expr) -> Node:
         sa, sb = self.shape(a), self.shape(b)
-        if sa.is_row and sb.is_scalar and self._soft_scalar(b):
+        if sa.is_row and sb.is_scalar and isinstance(b_ast, S.Name) and self._soft_scalar(b):
             b = self._as_vector(b)  # a'*X*b: a row times a once-used undeclared a–g name is a vector
             sb = self.shape(b)
         if sa.is_scalar or sb.is_scalar:
@@ -997,8 +1025,11 @@ def _t_exponent(e: S.Expr) -> str | None:
     return None
 
 
-def _checked(tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration]) -> tuple[Node, dict[str, Var], tuple[str, ...]]:
+def _checked(
+    tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration], right_of_matrix_hints: bool = True
+) -> tuple[Node, dict[str, Var], tuple[str, ...]]:
     ck = Checker(text, syntax, declarations)
+    ck.right_of_matrix_hints = right_of_matrix_hints
     ck.scan(tree)
     if ck.declared_sizes:
         ck.numeric_names = frozenset(_size_names(tree, declarations, ck.declared_sizes))
@@ -1096,7 +1127,13 @@ def check(
         tree = source
         text = unparse(tree, syntax)
     try:
-        expr, variables, notes = _checked(tree, text, syntax, declarations)
+        try:
+            expr, variables, notes = _checked(tree, text, syntax, declarations)
+        except ShapeError:
+            if syntax != "matlab":
+                raise
+            # X*a read as a matrix times a vector has no shape (tr(X*a)): a scales X
+            expr, variables, notes = _checked(tree, text, syntax, declarations, right_of_matrix_hints=False)
     except ShapeError as error:
         # t in inv(A + t*B) (MATLAB's * a matrix product): a vector by the h–z convention,
         # a scalar to the textbook, and the vector reading has no shape at all

@@ -333,3 +333,27 @@ def test_latex_steps_keep_delta():
     """steps() in LaTeX: the d of \\delta is not a differential (QA find: \\mathrm{d}elta)."""
     tex = matcalc.diff("x'@A@x", "x").steps("latex")
     assert r"\delta" in tex and r"\mathrm{d}elta" not in tex
+
+
+@pytest.mark.parametrize("syntax, expr", [("numpy", "x'@diag(a)@x"), ("matlab", "x'*diag(a)*x")])
+def test_diag_of_an_a_to_g_name_makes_it_a_vector(syntax, expr):
+    # QA find: diag(a) of the scalar a was a itself, which the row-times-a rule then made a
+    # vector: x'@diag(a)@x read as (x·a)x, a vector, and its derivative by a was xxᵀ
+    assert matcalc.shape(expr, syntax=syntax) == {"x": "n", "a": "n", "result": "scalar"}
+    assert matcalc.diff(expr, "a", syntax=syntax).text == "x²"
+
+
+def test_a_call_that_returns_its_scalar_argument_does_not_turn_it_into_a_vector():
+    # x'@sum(a): sum of the scalar a is a; the once-used name is not made a vector behind sum's back
+    assert matcalc.shape("x'*sum(a)", syntax="matlab")["a"] == "scalar"
+
+
+def test_matlab_name_right_of_a_matrix_is_the_vector_it_multiplies():
+    # QA find: MML's least squares (y - X*theta)'*(y - X*theta): θ, a scalar by the Greek
+    # convention, made the objective an m×m matrix
+    d = matcalc.diff("(y - X*theta)'*(y - X*theta)", "theta", syntax="matlab")
+    assert d.text == "2Xᵀ(Xθ − y)"
+    assert matcalc.shape("A*b + c", syntax="matlab") == {"A": "m×n", "b": "n", "c": "scalar", "result": "m"}
+    # a scalar written on the left stays one; where the vector reading has no shape, a scales X
+    assert matcalc.shape("alpha*X", syntax="matlab")["alpha"] == "scalar"
+    assert matcalc.diff("trace(X*a)", "a", syntax="matlab").text == "tr(X)"
