@@ -1357,7 +1357,7 @@ _QUOTIENTS = ((SIN, COS, TAN), (SINH, COSH, TANH))
 @rule(Mul)
 def named_quotient(n: Mul) -> Node | None:
     """sin(a)/cos(a) → tan(a);  sinh(a)/cosh(a) → tanh(a);  exp(x)/sum(exp(x)) → softmax(x), also
-    at the head of a product (exp(x) yᵀ/sum(exp(x)))"""
+    at the head or the end of a product (exp(x) yᵀ/sum(exp(x)), Aᵀ exp(x)/sum(exp(x)))"""
     fs = n.factors
     for i, f in enumerate(fs):
         if isinstance(f, Broadcast) and not f.shape.is_vector and isinstance(f.arg, Mul) and f.arg.shape.cols.is_one:
@@ -1383,6 +1383,12 @@ def named_quotient(n: Mul) -> Node | None:
                 if isinstance(e, Apply) and e.fn is EXP and e.shape.is_vector:
                     rest = [h for k, h in enumerate(fs) if k not in (i, j)]
                     return B.mul(*rest, B.matmul(Softmax(e.args[0]), *g.factors[1:]))
+            if j != i and isinstance(g, MatMul) and isinstance(d, Sum) and d.axis is None and g.factors[-1] is d.arg:
+                # Aᵀ exp(z)/sum(exp(z)) → Aᵀ softmax(z) (the gradient of logsumexp(A x) by x)
+                e = g.factors[-1]
+                if isinstance(e, Apply) and e.fn is EXP and e.shape.is_vector:
+                    rest = [h for k, h in enumerate(fs) if k not in (i, j)]
+                    return B.mul(*rest, B.matmul(*g.factors[:-1], Softmax(e.args[0])))
             if j == i or not isinstance(g, Apply):
                 continue
             rest = [h for k, h in enumerate(fs) if k not in (i, j)]

@@ -717,6 +717,12 @@ PROBLEMS: list[Problem] = [
     P("cb_square_over_norm", CB, "(x.T@x)/norm(x) + 2*norm(x)", "x", "3*x/norm(x)"),
     P("cb_frobenius_square_times_norm", CB, "tr(X.T@X)*norm(X, 'fro')", "X", "3*norm(X)*X"),
     P("gb_log_bernoulli_variance", GB, "sum(log(sigmoid(z)*(1 - sigmoid(z))))", "z", "1 - 2*sigmoid(z)"),
+    # session 2026-12-04, third round: QA finds and textbook spellings
+    P("bv_logsumexp_affine_written_out", BV, "log(sum(exp(A@x + b)))", "x", "A.T@softmax(A@x + b)", shapes={"b": "m"}),
+    P("mml_least_squares_matlab", "Deisenroth et al.", "(y - X*theta)'*(y - X*theta)", "theta", "2*X.T@(X@theta - y)", **ML),
+    P("cb_diag_quadratic", CB, "x'@diag(a)@x", "a", "x**2"),
+    P("cb_norm_bars_ascii", CB, "||A@x - y||^2 + lam*||x||^2", "x", "2*A.T@(A@x - y) + 2*lam*x"),
+    P("cb_inverse_braces", CB, "a'*X^{-1}*b", "X", "-inv(X).T@a@b.T@inv(X).T", **ML),
 ]
 
 # Why each failing problem fails today, by cause.  The test marks these

@@ -388,3 +388,11 @@ def test_final_fuzz_finds():
     d = matcalc.diff("sum(sigmoid(1/clamp(x, min=0)))", "x")
     assert numeric_check(d).ok
     assert not d.check().failed
+
+
+def test_a_written_out_logsumexp_of_a_product_gives_softmax():
+    # log(sum(exp(A@x))): Aᵀ exp(Ax)/sum(exp(Ax)) is Aᵀ softmax(Ax), as Boyd writes it
+    import matcalc
+
+    assert matcalc.diff("log(sum(exp(A@x)))", "x").text == "Aᵀ softmax(Ax)"
+    assert matcalc.diff("log(sum(exp(W@x + b)))", "W", shapes={"b": "m"}).text == "softmax(Wx + b) xᵀ"
