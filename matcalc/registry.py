@@ -776,7 +776,7 @@ def _build_diag(ck: Checker, call: S.Call) -> Node:
 @_structural(
     "norm",
     "norm(X), norm(X, p)",
-    "Euclidean / Frobenius norm (p = 2, 'fro'); p = 1: sum of |entries| of a vector (a matrix's operator norms are refused)",
+    "Euclidean / Frobenius norm (p = 2, 'fro'); p = 1: sum of |entries|; of a vector any p > 1, (Σ|xᵢ|^p)^(1/p), and inf (a matrix's operator norms are refused)",
     aliases=("norm2",),
 )
 def _build_norm(ck: Checker, call: S.Call) -> Node:
@@ -807,9 +807,13 @@ def _build_norm(ck: Checker, call: S.Call) -> Node:
         return ck.node(at.fn("amin" if isinstance(p_ast, Neg) else "amax", at.fn("abs", x_ast)))
     elif isinstance(p_ast, Number) and p_ast.value in (1, 2):
         p = int(p_ast.value)
+    elif isinstance(p_ast, Number) and p_ast.value > 1 and x.shape.cols.is_one:
+        # the p-norm of a vector, (Σ|xᵢ|^p)^(1/p)
+        return ck.node(_p_norm(_At(call), x_ast, p_ast))
     else:
         raise ck.unsupported(
-            "norm supports ord=2 (Euclidean; for a matrix 'fro', the Frobenius norm) and ord=1 (sum of |entries| of a vector)",
+            "norm supports ord=2 (Euclidean; for a matrix 'fro', the Frobenius norm), ord=1 (sum of |entries|) "
+            "and, of a vector, any ord > 1 and inf",
             where,
         )
     # NumPy's norm(X, 2) and norm(X, 1) of a matrix, and MATLAB's norm(X), are operator
@@ -824,6 +828,14 @@ def _build_norm(ck: Checker, call: S.Call) -> Node:
             where,
         )
     return Norm(x, 1 if p == 1 else 2)
+
+
+def _p_norm(at: _At, x: S.Expr, p: S.Number, axis: S.Expr | None = None) -> S.Expr:
+    """(Σ|xᵢ|^p)^(1/p) over every entry (or along axis); an even p needs no |·|."""
+    v = p.value
+    entries = at.op("pow", x if v.denominator == 1 and v % 2 == 0 else at.fn("abs", x), p)
+    total = at.fn("sum", entries) if axis is None else at.fn("sum", entries, axis)
+    return at.op("pow", total, at.op("div", at.num("1"), p))
 
 
 @_structural("norm1", "norm1(X)", "sum of absolute values of the entries")
@@ -1234,6 +1246,10 @@ def _build_normalize(ck: Checker, call: S.Call) -> Node:
 def _build_vector_norm(ck: Checker, call: S.Call) -> Node:
     x, order, axis, keepdims = ck.args(call, 1, optional=("ord", "axis", "keepdims"))
     at = _At(call)
+    if order is not None and isinstance(order, at.S.Number) and order.value > 1 and order.value != 2 and axis is None:
+        if keepdims is not None:
+            raise ck.arg_error("keepdims needs dim here", keepdims)
+        return ck.node(_p_norm(at, x, order))
     p = 2 if order is None else ck.int_arg(order, (1, 2))
     if axis is None:
         if keepdims is not None:
