@@ -649,7 +649,8 @@ def test_python_m_matcalc_shape_error_has_no_traceback() -> None:
         ("norm(X, 2)", "numpy", 8),
         ("norm(X, ord=1)", "numpy", 12),
         ("norm(X, 'nuc')", "numpy", 8),
-        ("norm(x, 3)", "numpy", 8),
+        ("norm(X, 3)", "numpy", 8),
+        ("norm(x, 0.5)", "numpy", 8),  # not a norm (p < 1)
         ("norm(X)", "matlab", 0),
         ("1 + norm(X, 2)^2", "numpy", 12),
     ],
