@@ -64,6 +64,7 @@ from .nodes import (
     Kron,
     LogDet,
     LogSumExp,
+    Prod,
     MatMul,
     Mul,
     Node,
@@ -323,6 +324,9 @@ class Backend:
 
     def trace(self, a: str) -> str:
         return f"{self.xp}.trace({a})"
+
+    def prod(self, a: str) -> str:
+        return f"{self.xp}.prod({a})"
 
     def det(self, a: str) -> str:
         return f"{self.xp}.linalg.det({a})"
@@ -1086,6 +1090,11 @@ class Generator:
 
     def _Trace(self, n: Trace) -> Val:
         return atom(self.be.trace(self.code(n.arg).text))
+
+    def _Prod(self, n: Prod) -> Val:
+        if n.arg.shape.is_scalar:
+            return self.value(n.arg)
+        return atom(self.be.prod(self.code(n.arg).text))
 
     def _Det(self, n: Det) -> Val:
         return atom(self.be.det(self.code(n.arg).text))

@@ -37,6 +37,7 @@ from .nodes import (
     Kron,
     LogDet,
     LogSumExp,
+    Prod,
     MatMul,
     Mul,
     Node,
@@ -289,6 +290,12 @@ def _logsumexp(n: LogSumExp, d: Diffs) -> Node | None:
     if n.arg.shape.cols.is_one:
         return B.matmul(B.transpose(s), dz)
     return Sum(B.mul(s, dz), 1)
+
+
+@rule.register
+def _prod(n: Prod, d: Diffs) -> Node | None:
+    """d prod(X) = prod(X) sum(dX/X)  (for entries ≠ 0; logarithmic differentiation)"""
+    return B.mul(n, Sum(B.mul(B.reciprocal(n.arg), d(n.arg))))
 
 
 @rule.register

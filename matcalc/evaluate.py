@@ -38,6 +38,7 @@ from .nodes import (
     Kron,
     LogDet,
     LogSumExp,
+    Prod,
     MatMul,
     Mul,
     Node,
@@ -263,6 +264,8 @@ class Evaluator:
             a = g(n.arg)
             pick = np.max if n.op == "max" else np.min
             return np.array([[pick(a)]]) if n.axis is None else pick(a, axis=1, keepdims=True)
+        if isinstance(n, Prod):
+            return np.array([[np.prod(g(n.arg))]])
         if isinstance(n, LogSumExp):
             a = g(n.arg)
             axis = 0 if n.arg.shape.cols.is_one else 1

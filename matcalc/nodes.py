@@ -483,6 +483,16 @@ class LogSumExp(Node):
         return SCALAR if s.cols.is_one else Shape(s.rows, ONE)
 
 
+@node("arg")
+class Prod(Node):
+    """The product of all entries (a scalar)."""
+
+    arg: Node
+
+    def _compute_shape(self) -> Shape:
+        return SCALAR
+
+
 @node("left", "right")
 class Kron(Node):
     left: Node

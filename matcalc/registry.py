@@ -38,6 +38,7 @@ from .nodes import (
     Kron,
     LogDet,
     LogSumExp,
+    Prod,
     Node,
     Norm,
     Pi,
@@ -718,6 +719,15 @@ def _square(ck: Checker, call: S.Call, what: str) -> Node:
         return x
     ck.unify(x.shape.rows, x.shape.cols, call, lambda: f"{what} needs a square matrix, but {ck.describe(x_ast, x)} is not square")
     return ck.resolve_node(x)
+
+
+@_structural("prod", "prod(X)", "the product of all entries (its derivative prod(X)/X holds where no entry is 0)")
+def _build_prod(ck: Checker, call: S.Call) -> Node:
+    x_ast, axis = ck.args(call, 1, optional=("axis",))
+    if axis is not None:
+        raise ck.unsupported("prod along an axis is not part of the language; prod(X) multiplies all entries", axis)
+    x = ck.node(x_ast)
+    return x if x.shape.is_scalar else Prod(x)
 
 
 @_structural("tr", "tr(X)", "trace of a square matrix", aliases=("trace",))

@@ -68,6 +68,7 @@ from .nodes import (
     Kron,
     LogDet,
     LogSumExp,
+    Prod,
     MatMul,
     Mul,
     Node,
@@ -264,6 +265,12 @@ class _Series:
 
     def mul(self, a: list, b: list) -> list:
         return [self.sp.Add(*[a[i] * b[k - i] for i in range(k + 1)]) for k in range(self.K + 1)]
+
+    def mul_all(self, xs: list[list]) -> list:
+        acc = self.const(self.sp.Integer(1))
+        for x in xs:
+            acc = self.mul(acc, x)
+        return acc
 
     def scale(self, c: Any, a: list) -> list:
         return [c * x for x in a]
@@ -619,6 +626,10 @@ class _Pointwise:
             cells = [[(i, j) for i in range(r) for j in range(c)]] if n.axis is None else [[(i, j) for j in range(c)] for i in range(r)]
             tops = [self._extreme(a, group, n.op) for group in cells]
             return self.from_series(len(tops), 1, lambda i, j: tops[i])
+        if isinstance(n, Prod):
+            a = g(n.arg)
+            r, c = self.shape_of(a)
+            return self.scalar(S.mul_all([self.series_at(a, i, j) for i in range(r) for j in range(c)]))
         if isinstance(n, (Softmax, LogSumExp)):
             a = g(n.arg)
             r, c = self.shape_of(a)
@@ -848,6 +859,8 @@ class _Symbolic:
                 return e.applyfunc(lambda t: t / s)
             rows = [sp.Add(*[e[i, k] for k in range(e.cols)]) for i in range(e.rows)]
             return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / rows[i])
+        if isinstance(n, Prod):
+            return sp.Matrix([[sp.Mul(*list(g(n.arg)))]])
         if isinstance(n, LogSumExp):
             a = g(n.arg)
             if n.arg.shape.cols.is_one:
@@ -1608,6 +1621,13 @@ def to_sympy_matrix_expr(node: Node, sizes: Mapping[str, int] | None = None):
             if a.cols.is_one:
                 return sp.log(scalar(sp.MatMul(ones(1, r), e)))
             return ElementwiseApplyFunction(sp.Lambda(t, sp.log(t)), sp.MatMul(e, ones(c, 1)))
+        if isinstance(n, Prod):
+            v = g(n.arg)
+            if n.arg.shape.is_scalar:
+                return v
+            r, c = dims(n.arg.shape)
+            i, j = sp.symbols("i j", integer=True, nonnegative=True)
+            return sp.Product(v[i, j], (i, 0, r - 1), (j, 0, c - 1))
         if isinstance(n, Kron):
             return KroneckerProduct(g(n.left), g(n.right))
         if isinstance(n, Vec):

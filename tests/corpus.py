@@ -722,6 +722,8 @@ PROBLEMS: list[Problem] = [
     P("mml_least_squares_matlab", "Deisenroth et al.", "(y - X*theta)'*(y - X*theta)", "theta", "2*X.T@(X@theta - y)", **ML),
     P("cb_diag_quadratic", CB, "x'@diag(a)@x", "a", "x**2"),
     P("cb_norm_bars_ascii", CB, "||A@x - y||^2 + lam*||x||^2", "x", "2*A.T@(A@x - y) + 2*lam*x"),
+    P("bv_geometric_mean", BV, "prod(x)^(1/n)", "x", "prod(x)**(1/n)/(n*x)", shapes={"x": "n"}),
+    P("cb_product_of_entries", CB, "np.prod(A@x)", "x", "prod(A@x)*A.T@(1/(A@x))"),
     P("cb_inverse_braces", CB, "a'*X^{-1}*b", "X", "-inv(X).T@a@b.T@inv(X).T", **ML),
 ]
 

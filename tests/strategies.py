@@ -745,7 +745,7 @@ class Gen:
         fn = self.pick(
             ["silu", "log_sigmoid", "leaky_relu", "elu", "log2", "log10", "log_softmax", "gelu", "erfc", "clip", "where", "reciprocal", "cbrt",
              "ones_like", "zeros_like", "is_max", "is_min", "relu6", "mish", "selu", "celu", "softsign", "hardswish", "hardsigmoid",
-             "hardtanh", "rsqrt", "logit", "loss", "sizes", "logaddexp", "orient", "torch"]
+             "hardtanh", "rsqrt", "logit", "loss", "sizes", "logaddexp", "orient", "torch", "prod"]
         )
         if fn == "torch":
             return self.p_torch(s, d)
@@ -769,6 +769,12 @@ class Gen:
             a, b = (self.tame(self.expr(s, d), 6.0) for _ in range(2))
             first = self.pick([a.text, "0"])
             return G(self.call(fn, first, b.text), ATOM, s, 7.0, a.vars | b.vars if first != "0" else b.vars)
+        if fn == "prod" and s == SCALAR:  # the product of the entries of a small, tame argument
+            sh = self.any_shape()
+            a = self.tame(self.expr(sh, d), 1.5)
+            return G(self.call("prod", a.text), ATOM, s, max(a.bound, 1.0) ** (size(sh[0]) * size(sh[1])), a.vars)
+        if fn == "prod":
+            fn = "softsign"
         if fn == "sizes" and s == SCALAR:  # numel(X), len(x): a dimension as a number
             sh = self.any_shape()
             a = self.expr(sh, d)
@@ -1163,7 +1169,7 @@ STRUCTURAL: frozenset[str] = frozenset(
         "add", "subtract", "multiply", "divide", "addmm", "linear", "dist", "pairwise_distance", "cosine_similarity",
         "scaled_dot_product_attention", "softmax_cross_entropy_with_logits", "kl_div", "soft_margin_loss", "poisson_nll_loss",
         "margin_ranking_loss", "gaussian_nll_loss", "softmin", "normalize", "vector_norm", "xlogy", "entr", "rel_entr",
-        "sigmoid_cross_entropy_with_logits", "unsqueeze", "reshape", "|·|",
+        "sigmoid_cross_entropy_with_logits", "unsqueeze", "reshape", "|·|", "prod",
     }
 )  # fmt: skip
 

@@ -142,6 +142,7 @@ NUMPY_NAMESPACE: dict[str, Any] = {
     "pi": np.pi,
     "var": lambda a: float(np.var(_col(a))),
     "std": lambda a: float(np.std(_col(a))),
+    "prod": lambda a: float(np.prod(_col(a))),
 }
 
 

@@ -33,6 +33,7 @@ from ..nodes import (
     Kron,
     LogDet,
     LogSumExp,
+    Prod,
     MatMul,
     Mul,
     Node,
@@ -409,6 +410,9 @@ class Printer:
 
     def _print_Det(self, n: Det) -> Out:
         return self.call("det", n.arg)
+
+    def _print_Prod(self, n: Prod) -> Out:
+        return self.call("prod", n.arg)
 
     def _print_Expm(self, n: Expm) -> Out:
         return self.call("expm", n.arg)
