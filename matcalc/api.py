@@ -228,7 +228,7 @@ def diff(
     names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else [str(w).strip() for w in wrt]
     if not names or any(not n for n in names):
         raise VariableError("name the variable(s) to differentiate by, e.g. wrt='x' or 'w,b'")
-    checked = check(expr, shapes, syntax)
+    checked = check(expr, shapes, syntax, keep=names)
     facts = _parse_assumptions(assume, checked, shapes, syntax)
     out: dict[str, Derivative] = {}
     for name in names:
@@ -239,7 +239,7 @@ def diff(
                 raise VariableError(f"{name!r} is the number π here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable")
             if any(note.startswith(f"{name} is the size {name} ") for note in checked.notes):
                 raise VariableError(
-                    f"{name!r} is a size of the declared shapes here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable"
+                    f"{name!r} is a size of the shapes here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable"
                 )
             raise VariableError(
                 f"{name!r} does not occur in the expression (its variables: {known}); declare its shape to get a zero derivative"

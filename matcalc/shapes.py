@@ -604,7 +604,7 @@ class Checker:
             if e.id in NOT_VALUES:
                 raise self.unsupported(f"{e.id} is not a value matcalc can differentiate ({NOT_VALUES[e.id]})", e)
             if e.id in self.declared_sizes and e.id in self.numeric_names:
-                note = f"{e.id} is the size {e.id} of the declared shapes (declare it, e.g. --shape \"{e.id}: scalar\", for a variable)"
+                note = f"{e.id} is the size {e.id} of the shapes (declare it, e.g. --shape \"{e.id}: scalar\", for a variable)"
                 if note not in self.size_notes:
                     self.size_notes.append(note)
                 return DimValue(Dim.of(e.id))
@@ -1026,11 +1026,24 @@ def _t_exponent(e: S.Expr) -> str | None:
 
 
 def _checked(
-    tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration], right_of_matrix_hints: bool = True
+    tree: S.Expr,
+    text: str,
+    syntax: str,
+    declarations: Mapping[str, Declaration],
+    right_of_matrix_hints: bool = True,
+    length: str | None = None,
 ) -> tuple[Node, dict[str, Var], tuple[str, ...]]:
+    """One reading of ``tree``; ``length``: a size name read as the length of every
+    vector (and side of every matrix) in it (see :func:`_length_name`)."""
     ck = Checker(text, syntax, declarations)
     ck.right_of_matrix_hints = right_of_matrix_hints
     ck.scan(tree)
+    if length is not None:
+        ck.declared_sizes |= {length}
+        ck.solver.rigid.add(length)
+    # sizes are declared by the shapes, and by the expression itself where it gives a
+    # name as a size (eye(N), ones(N)): used as a number too (N*logdet(S)), it is that size
+    ck.declared_sizes |= _size_arguments(tree) - set(declarations)
     if ck.declared_sizes:
         ck.numeric_names = frozenset(_size_names(tree, declarations, ck.declared_sizes))
     try:
@@ -1041,6 +1054,11 @@ def _checked(
             # declared variables that the expression does not use still get their shapes
             for name in declarations:
                 ck.variable(name)
+            if length is not None:
+                for v in list(ck.vars.values()):
+                    for d in (v.shape.rows, v.shape.cols):
+                        if not ck.solver.resolve(d).is_one:
+                            ck.solver.unify(d, Dim.of(length))
             return ck.finish(root)
 
         expr, variables, _ = call_deep(run)
@@ -1075,9 +1093,58 @@ def _size_names(
             isinstance(e, S.Call) and isinstance(FUNCTIONS.get(e.func), Elementwise)
         )
         if not numeric:
-            candidates -= {k.id for k in kids if isinstance(k, S.Name)}
+            sized = _SIZE_ARGUMENTS.get(e.func) if isinstance(e, S.Call) else None
+            # a size given to eye(M), ones(N), unvec(v, m, n) is a size still
+            candidates -= {k.id for i, k in enumerate(kids) if isinstance(k, S.Name) and not (sized is not None and i >= sized)}
         stack.extend(kids)
     return candidates
+
+
+def _size_arguments(tree: S.Expr) -> set[str]:
+    """The names given as sizes: eye(N), ones(m, n), unvec(v, m, n)."""
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, S.Call) and e.func in _SIZE_ARGUMENTS:
+            out |= {a.id for a in e.args[_SIZE_ARGUMENTS[e.func] :] if isinstance(a, S.Name)}
+        stack.extend(S.children(e))
+    return out
+
+
+#: Functions whose arguments from the given position on are sizes (eye(n), unvec(v, m, n))
+_SIZE_ARGUMENTS = {"eye": 0, "ones": 0, "zeros": 0, "unvec": 1, "commutation": 0, "dim": 0}
+
+
+def _dimensions(variables: Mapping[str, Var]) -> set[str] | None:
+    """The size symbols of the variables' shapes; None if one is a number or a product."""
+    out: set[str] = set()
+    for v in variables.values():
+        for d in (v.shape.rows, v.shape.cols):
+            if d.is_one:
+                continue
+            if d.single_symbol is None or d.coef != 1:
+                return None
+            out.add(d.single_symbol)
+    return out
+
+
+def _length_name(sizes: set[str], declarations: Mapping[str, Declaration], variables: Mapping[str, Var], keep: Iterable[str]) -> str | None:
+    """The size name (n, N, …) that the reading made a scalar, when the expression has one
+    size only, undeclared, and a vector of that length: exp(sum(log(x))/n) is the geometric
+    mean of x, whose length is n.  With two sizes (X: m×n) the name could be either, and
+    with matrices only it may count samples (N logdet S): it stays a scalar."""
+    made = [n for n in sizes if n in variables and variables[n].shape.is_scalar and n not in declarations and n not in set(keep)]
+    if len(made) != 1:
+        return None
+    if not any(v.shape.cols.is_one and not v.shape.rows.is_one for v in variables.values()):
+        # matrices only: −N/2 logdet(S) − tr(S⁻¹C)/2 counts samples, not S's side
+        return None
+    dims = _dimensions({k: v for k, v in variables.items() if k != made[0]})
+    declared = {s for d in declarations.values() for x in d.dims if x is not None for s in x.syms}
+    if dims is None or len(dims) != 1 or dims & declared:
+        return None
+    return made[0]
 
 
 def _divisors(tree: S.Expr) -> set[str]:
@@ -1106,12 +1173,15 @@ def check(
     source: str | S.Expr,
     shapes: Mapping[str, object] | None = None,
     syntax: str = "numpy",
+    keep: Iterable[str] = (),
 ) -> Checked:
     """Parse (if needed) and shape-check an expression.
 
     >>> c = check("W@x + b", {"b": "m"})
     >>> {k: str(v.shape) for k, v in c.variables.items()}, str(c.expr.shape)
     ({'W': 'm×n', 'x': 'n', 'b': 'm'}, 'm')
+
+    ``keep``: names that stay variables (those differentiated by), never read as sizes.
     """
     from .parse import parse
 
@@ -1161,7 +1231,7 @@ def check(
         )
     # (a declared dimension used as a number is that size already: see Checker.numeric_names)
     declared_dims = {s for d in declarations.values() for x in d.dims if x is not None for s in x.syms}
-    sizes = _size_names(tree, declarations) - declared_dims
+    sizes = _size_names(tree, declarations) - declared_dims - _size_arguments(tree)
     if sizes:
 
         def scalars(names: Iterable[str]) -> tuple[Node, dict[str, Var], tuple[str, ...]] | None:
@@ -1194,6 +1264,20 @@ def check(
                         needed.discard(name)
                         retry = trial
                 expr, variables, notes = retry
+    if sizes:
+        name = _length_name(sizes, declarations, variables, keep)
+        if name is not None:
+            try:
+                expr, variables, notes = _checked(tree, text, syntax, declarations, length=name)
+            except MatcalcError:
+                pass
+            else:
+                sized = [k for k, v in variables.items() if not v.shape.is_scalar and k in S.names(tree)]
+                whose = ", ".join(sized[:-1]) + " and " + sized[-1] if len(sized) > 1 else sized[0]
+                what = "length" if len(sized) == 1 and variables[sized[0]].shape.cols.is_one else "size"
+                notes = tuple(n for n in notes if not n.startswith(f"{name} is the size {name} ")) + (
+                    f"{name} is the {what} of {whose}, the expression's only size; for a scalar variable: --shape \"{name}: scalar\"",
+                )
     names = set(S.names(tree))
     used = {k: v for k, v in variables.items() if k in names}
     declared = {k: v for k, v in variables.items() if k in declarations}

@@ -240,8 +240,8 @@ def test_a_declared_size_used_in_the_expression_is_that_size():
     named n (the h–z convention), and the header says so."""
     d = matcalc.diff("norm(F@F.T/n - G)**2", "F", shapes={"F": "m x n", "G": "m x m"})
     assert d.text == "2(2FFᵀ/n − Gᵀ − G)F/n"
-    assert any(note.startswith("n is the size n of the declared shapes") for note in d.notes)
-    with pytest.raises(matcalc.MatcalcError, match="'n' is a size of the declared shapes"):
+    assert any(note.startswith("n is the size n of the shapes") for note in d.notes)
+    with pytest.raises(matcalc.MatcalcError, match="'n' is a size of the shapes"):
         matcalc.diff("n*sum(x)", "n", shapes={"x": "n"})
     # declared as a variable, it is one
     assert matcalc.diff("n*sum(x)", "n", shapes={"x": "n", "n": "scalar"}).text == "sum(x)"
@@ -357,3 +357,31 @@ def test_matlab_name_right_of_a_matrix_is_the_vector_it_multiplies():
     # a scalar written on the left stays one; where the vector reading has no shape, a scales X
     assert matcalc.shape("alpha*X", syntax="matlab")["alpha"] == "scalar"
     assert matcalc.diff("trace(X*a)", "a", syntax="matlab").text == "tr(X)"
+
+
+def test_a_size_given_to_eye_or_ones_is_that_size_where_it_is_a_number_too():
+    # QA find (Bishop's evidence, 3.86): M in eye(M) and in M/2*log(alpha) was a matrix
+    # variable, so the objective was a matrix and its "gradient" a Jacobian
+    expr = "M/2*log(alpha) + N/2*log(beta) - beta/2*norm(t - Phi@m)^2 - alpha/2*m'@m - 0.5*logdet(alpha*eye(M) + beta*Phi'@Phi)"
+    d = matcalc.diff(expr, "m", shapes={"Phi": "N x M"})
+    assert d.kind == "gradient" and d.text == "βΦᵀ(t − Φm) − αm"
+    # undeclared: N in ones(N) and in N*logdet(S) is one size
+    d = matcalc.diff("-0.5*N*logdet(S) - 0.5*tr(inv(S)@(X - m@ones(N)')@(X - m@ones(N)')')", "S")
+    assert "N" not in d.variables and any(n.startswith("N is the size N") for n in d.notes)
+    assert d.variables["X"].shape.cols.single_symbol == "N"
+
+
+def test_the_only_size_of_an_expression_with_a_vector_is_the_size_name():
+    # Boyd's geometric mean: n is the length of x, not a free scalar
+    d = matcalc.diff("exp(sum(log(x))/n)", "x")
+    assert "n" not in d.variables and d.variables["x"].shape.rows.single_symbol == "n"
+    assert any(note.startswith("n is the length of x") for note in d.notes)
+    f = d.to_function()
+    x = [1.0, 2.0, 4.0]
+    assert abs(f(x=x)[0] - 2.0 / 3.0) < 1e-12  # (x₁x₂x₃)^(1/3)/(3x₁) = 2/3
+    # by n itself: a variable
+    assert "n" in matcalc.diff("exp(sum(log(x))/n)", "n").variables
+    # matrices only: N counts samples in −N/2 logdet S, and stays a scalar
+    assert "N" in matcalc.diff("-N/2*logdet(S) - tr(inv(S)@C)/2", "S").variables
+    # two sizes: either could be meant
+    assert "n" in matcalc.diff("n/2*log(beta) - beta/2*norm(y - X@w)^2", "beta").variables
