@@ -1661,7 +1661,8 @@ def _build_transpose(ck: Checker, call: S.Call) -> Node:
 
     if len(call.args) != 3 or call.keywords:  # transpose(X); permute(X, 1, 0) has three too
         (x_ast,) = ck.args(call, 1)
-        return B.transpose(ck.node(x_ast))
+        x = ck.node(x_ast)
+        return x if ck.one_dimensional(x_ast, x) else B.transpose(x)
     x_ast, a_ast, b_ast = call.args
 
     def axis(e: S.Expr) -> int | None:  # 0 and 1, or −2 and −1, of a 2-D array

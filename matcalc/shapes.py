@@ -34,6 +34,7 @@ from .nodes import (
     Node,
     Ones,
     Pi,
+    Pow,
     Unvec,
     Var,
     Zero,
@@ -140,7 +141,9 @@ def _parse_shape_spec(spec: object, name: str) -> Declaration:
     elif not text:
         raise DeclarationError(f"empty shape{where}; write e.g. 'm x n', 'n', 'scalar'")
     else:
-        parts = [p for p in _DECL_SEP.split(text)]
+        # "mxn", "NxM", "3x4" written without spaces: single letters or numbers around an x
+        tight = re.fullmatch(r"([A-Za-z]|\d+)x([A-Za-z]|\d+)", text)
+        parts = [tight.group(1), tight.group(2)] if tight else _DECL_SEP.split(text)
         if len(parts) > 2 or any(not p for p in parts):
             raise DeclarationError(f"cannot read shape {spec!r}{where}; write e.g. 'm x n', 'n', '3 x 4', 'scalar'")
         decl = Declaration(tuple(_dim_of(p, where) for p in parts), symmetric)
@@ -380,6 +383,13 @@ class Checker:
         a vector (A@x − b): the user may have meant a vector, and is told how to say so."""
         for n, other in ((a, b), (b, a)):
             s = self.shape(other)
+            # the name alone, or a power, multiple or function of it (mu**2 in the VAE's KL)
+            if isinstance(n, Pow) and isinstance(n.exponent, Const):
+                n = n.base
+            elif isinstance(n, Mul) and len(n.factors) == 2 and isinstance(n.factors[0], Const):
+                n = n.factors[1]
+            elif isinstance(n, Apply) and len(n.args) == 1:
+                n = n.args[0]
             if (
                 isinstance(n, Var)
                 and n.name not in self.declarations
@@ -617,7 +627,24 @@ class Checker:
         return out
 
     def _Transpose(self, e: S.Transpose) -> Node:
-        return B.transpose(self.node(e.operand))
+        x = self.node(e.operand)
+        if self.source[e.pos : e.pos + 1] == "." and self.one_dimensional(e.operand, x):
+            if id(e.operand) in self.flat:
+                self._mark(e)
+            return x
+        return B.transpose(x)
+
+    def one_dimensional(self, e: S.Expr, x: Node) -> bool:
+        """In code pasted from NumPy or PyTorch a vector is a 1-D array, whose .T (and
+        .t(), .transpose()) is itself: x @ x.T is the inner product there.  Not a 2-D
+        column (x[:, None], a keepdims reduction) nor a name declared n×1."""
+        if not self.numpy_code:
+            return False
+        s = self.shape(x)
+        if not (s.cols.is_one and not s.rows.is_one) or id(e) in self.columns:
+            return False
+        d = self.declarations.get(e.id) if isinstance(e, S.Name) else None
+        return d is None or len(d.dims) != 2
 
     def _Compare(self, e: S.Compare) -> Node:
         a, b = self.node(e.left), self.node(e.right)
@@ -1045,7 +1072,8 @@ def _checked(
     # name as a size (eye(N), ones(N)): used as a number too (N*logdet(S)), it is that size
     ck.declared_sizes |= _size_arguments(tree) - set(declarations)
     if ck.declared_sizes:
-        ck.numeric_names = frozenset(_size_names(tree, declarations, ck.declared_sizes))
+        # (MATLAB's * multiplies by a number too: N*logdet(S))
+        ck.numeric_names = frozenset(_size_names(tree, declarations, ck.declared_sizes, products=syntax == "matlab"))
     try:
         from .deep import call_deep
 
@@ -1231,7 +1259,7 @@ def check(
         )
     # (a declared dimension used as a number is that size already: see Checker.numeric_names)
     declared_dims = {s for d in declarations.values() for x in d.dims if x is not None for s in x.syms}
-    sizes = _size_names(tree, declarations) - declared_dims - _size_arguments(tree)
+    sizes = _size_names(tree, declarations, products=syntax == "matlab") - declared_dims - _size_arguments(tree)
     if sizes:
 
         def scalars(names: Iterable[str]) -> tuple[Node, dict[str, Var], tuple[str, ...]] | None:

@@ -183,3 +183,30 @@ def test_reshaping_a_matrix_is_refused():
 
     with pytest.raises(UnsupportedError, match="vec"):
         matcalc.diff("X.reshape(-1, 1)", "X")
+
+
+@pytest.mark.parametrize(
+    "expr, wrt, reference",
+    [
+        # QA find: .T of a 1-D array is the array itself, so these are inner products
+        ("np.sum(x @ x.T)", "x", lambda x, X, w, y: 2 * x),
+        ("torch.sum(x @ x.t())", "x", lambda x, X, w, y: 2 * x),
+        ("np.sum(x @ x.transpose())", "x", lambda x, X, w, y: 2 * x),
+        ("np.sum(w * w.T)", "w", lambda x, X, w, y: 2 * w),
+        ("np.sum((X@w - y) @ (X@w - y).T)", "w", lambda x, X, w, y: 2 * X.T @ (X @ w - y)),
+        # a 2-D column transposes as NumPy does: the outer product
+        ("np.sum(x[:, None] @ x[:, None].T)", "x", lambda x, X, w, y: 2 * x.sum() * np.ones(3)),
+    ],
+)
+def test_transposing_a_1d_array_in_pasted_code_changes_nothing(expr, wrt, reference):
+    d = matcalc.diff(expr, wrt, shapes={"x": "3", "X": "4 x 3", "w": "3", "y": "4"})
+    rng = np.random.default_rng(5)
+    values = {"x": rng.normal(size=3), "X": rng.normal(size=(4, 3)), "w": rng.normal(size=3), "y": rng.normal(size=4)}
+    f = d.to_function()
+    got = f(**{k: values[k] for k in d.variables})
+    assert np.allclose(np.ravel(got), reference(**values))
+
+
+def test_transposing_a_vector_written_as_mathematics_is_the_outer_product():
+    # without NumPy's names the expression is mathematics: vectors are columns
+    assert matcalc.diff("sum(x @ x.T)", "x").text == "2 sum(x) 𝟙"

@@ -385,3 +385,25 @@ def test_the_only_size_of_an_expression_with_a_vector_is_the_size_name():
     assert "N" in matcalc.diff("-N/2*logdet(S) - tr(inv(S)@C)/2", "S").variables
     # two sizes: either could be meant
     assert "n" in matcalc.diff("n/2*log(beta) - beta/2*norm(y - X@w)^2", "beta").variables
+
+
+def test_shapes_written_without_spaces():
+    # QA find: "NxM" was one dimension named NxM, so Φ was a vector
+    from matcalc.shapes import parse_shape_spec
+
+    assert parse_shape_spec("NxM").dims == parse_shape_spec("N x M").dims
+    assert parse_shape_spec("3x4").dims == parse_shape_spec("3 x 4").dims
+    assert parse_shape_spec("nxn symmetric").symmetric
+    assert len(parse_shape_spec("nx").dims) == 1  # a dimension named nx
+
+
+def test_a_convention_scalar_inside_a_power_added_to_a_vector_comes_with_a_note():
+    # the VAE's KL term: mu**2 beside exp(logvar)
+    d = matcalc.diff("0.5*sum(exp(logvar) + mu**2 - 1 - logvar)", "mu")
+    assert any(n.startswith("mu is a scalar") for n in d.notes)
+
+
+def test_matlab_sizes_multiplied_with_star_are_numbers():
+    # QA find: MATLAB's n*log(b) kept n a vector (the size rule looked only at elementwise *)
+    d = matcalc.diff("n*log(b) - b*(x'*x)", "b", syntax="matlab")
+    assert d.kind == "derivative" and d.text == "n/b − x·x"
