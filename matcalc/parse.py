@@ -210,8 +210,14 @@ class _Builder:
         return S.Name(":", 0)
 
     def subscript(self, args):
-        """x[:, None] is x as a column, x[None, :] as a row (NumPy's new axis); x[:] is x."""
+        """x[:, None] is x as a column, x[None, :] as a row (NumPy's new axis); x[:] is x;
+        slogdet(K)[1] is logdet(K)."""
         operand, *index = args
+        if isinstance(operand, S.Call) and operand.func == "slogdet" and len(index) == 1 and isinstance(index[0], S.Number):
+            # NumPy's and PyTorch's slogdet(K) = (sign, log|det K|): [1] is logdet(K) (det K > 0)
+            if index[0].text == "1":
+                return S.Call("logdet", operand.args, operand.keywords, operand.pos)
+            raise ParseError("slogdet(…)[1] is log|det|, the part matcalc differentiates (as logdet); [0] is the sign", column=_pos(index[0]))
         if all(isinstance(i, S.Name) for i in index):
             kinds = tuple(i.id for i in index)
             if kinds in ((":",), (":", ":")):

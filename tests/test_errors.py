@@ -210,6 +210,7 @@ SYNTAX_CASES = [
     ("   ", 0, ["empty expression"]),
     ("|x - |y||", 7, ["unexpected '||'", "expected '|'"]),  # closing bars together read as a norm bar
     ("{x + y", 6, ["unexpected end of expression", "'}'"]),
+    ("np.linalg.slogdet(K)[0]", 21, ["[0] is the sign"]),
     ("x\n+ * y", 2, ["unexpected '*'"]),  # second line: the caret is on the line that holds the error
 ]
 

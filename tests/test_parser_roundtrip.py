@@ -93,6 +93,7 @@ def test_numpy_prints_a_matrix_power_as_a_call() -> None:
         # as texts write them: ASCII norm bars and LaTeX's braces
         ("||y - W@x||^2 + ||x||", "norm(y - W@x)^2 + norm(x)"),
         ("X^{-1} + x^{T}@y", "X^(-1) + x^(T)@y"),
+        ("np.linalg.slogdet(K)[1] + jnp.linalg.slogdet(S)[1]", "logdet(K) + logdet(S)"),
     ],
 )
 def test_code_pasted_from_numpy_reads_as_the_plain_call(pasted: str, plain: str) -> None:
