@@ -14,6 +14,7 @@ from .nodes import (
     Add,
     Broadcast,
     Const,
+    DimValue,
     Identity,
     MatMul,
     Mul,
@@ -202,6 +203,12 @@ def matmul(*factors: Node) -> Node:
             scalars.append(f)
         elif isinstance(f, Identity):
             continue
+        elif isinstance(f, Ones) and chain and isinstance(chain[-1], Ones):
+            # 𝟙𝟙ᵀ as one matrix of ones (so 𝟙(𝟙ᵀB) and (𝟙𝟙ᵀ)B are one term); 𝟙ᵀ𝟙 = n
+            k = f.shape.rows
+            if not k.is_one:
+                scalars.append(Const(Fraction(k.coef)) if k.is_int else DimValue(k))
+            chain[-1] = Ones(Shape(chain[-1].shape.rows, f.shape.cols))
         else:
             chain.append(f)
     if not chain:

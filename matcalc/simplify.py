@@ -1681,6 +1681,33 @@ def _inverse_product_atoms(n: Node) -> frozenset[Node] | None:
     return frozenset(a for a in atoms if isinstance(a, Var))
 
 
+def _as_ones_product(t: Node) -> Node | None:
+    """𝟙(𝟙ᵀB) (a broadcast of B's column sums) as 𝟙𝟙ᵀB, and (B𝟙)𝟙ᵀ as B𝟙𝟙ᵀ"""
+    if not isinstance(t, Broadcast) or not isinstance(t.arg, Sum) or t.shape.is_vector or t.shape.is_row:
+        return None
+    s, target = t.arg, t.shape
+    if s.axis == 0 and s.shape.is_row:
+        return B.matmul(Ones(Shape(target.rows, s.arg.shape.rows)), s.arg)
+    if s.axis == 1 and s.shape.cols.is_one and not s.shape.is_scalar:
+        return B.matmul(s.arg, Ones(Shape(s.arg.shape.cols, target.cols)))
+    return None
+
+
+@rule(Add)
+def ones_products(n: Add) -> Node | None:
+    """𝟙𝟙ᵀB − 𝟙(𝟙ᵀB) → 0: a product with a matrix of ones beside the same matrix written as
+    a broadcast of column (or row) sums, as centring leaves them"""
+    parsed = [split_coef(t) for t in n.terms]
+    for i, (ci, a) in enumerate(parsed):
+        ones_form = _as_ones_product(a)
+        if ones_form is None:
+            continue
+        if any(b == ones_form for j, (_, b) in enumerate(parsed) if j != i):
+            rest = [t for k, t in enumerate(n.terms) if k != i]
+            return B.add(*rest, B.mul(Const(ci), ones_form), shape=n.shape)
+    return None
+
+
 @rule(Add)
 def equal_products(n: Add) -> Node | None:
     """c A + c B → 2c A  when A and B are one matrix written two ways, such as
@@ -2033,6 +2060,15 @@ def sum_rules(n: Sum) -> Node | None:
             return DimValue(a.shape.size) if not a.shape.size.is_int else B.const(a.shape.size.coef)
         k = a.shape.rows if n.axis == 0 else a.shape.cols
         return B.mul(DimValue(k), Ones(n.shape))
+    if isinstance(a, MatMul) and n.axis is not None:
+        # 𝟙ᵀ(𝟙𝟙ᵀB) → m 𝟙ᵀB and (B𝟙𝟙ᵀ)𝟙 → n B𝟙: every row (column) of a product with ones is the same
+        f = a.factors[0] if n.axis == 0 else a.factors[-1]
+        if isinstance(f, Ones) and not f.shape.is_vector and not f.shape.is_row:
+            if n.axis == 0:
+                k, rest = f.shape.rows, B.matmul(Ones(Shape(ONE_DIM, f.shape.cols)), *a.factors[1:])
+            else:
+                k, rest = f.shape.cols, B.matmul(*a.factors[:-1], Ones(Shape(f.shape.rows, ONE_DIM)))
+            return B.mul(_dim(k), rest)
     if isinstance(a, Identity):  # I𝟙 → 𝟙;  sum(I) → n
         return _dim(a.n) if n.axis is None else B.ones(n.shape)
     if isinstance(a, Broadcast) and a.arg.shape.is_scalar and n.axis is None:

@@ -724,6 +724,8 @@ PROBLEMS: list[Problem] = [
     P("cb_norm_bars_ascii", CB, "||A@x - y||^2 + lam*||x||^2", "x", "2*A.T@(A@x - y) + 2*lam*x"),
     P("bv_geometric_mean", BV, "prod(x)^(1/n)", "x", "prod(x)**(1/n)/(n*x)", shapes={"x": "n"}),
     P("cb_product_of_entries", CB, "np.prod(A@x)", "x", "prod(A@x)*A.T@(1/(A@x))"),
+    # centred data times anything sums to zero (PCA's centring, written as NumPy code)
+    P("np_centred_product_sum", "PCA", "np.sum((X - X.mean(0)) @ W)", "X", "0*X"),
     P("cb_inverse_braces", CB, "a'*X^{-1}*b", "X", "-inv(X).T@a@b.T@inv(X).T", **ML),
 ]
 

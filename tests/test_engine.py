@@ -396,3 +396,12 @@ def test_a_written_out_logsumexp_of_a_product_gives_softmax():
 
     assert matcalc.diff("log(sum(exp(A@x)))", "x").text == "Aᵀ softmax(Ax)"
     assert matcalc.diff("log(sum(exp(W@x + b)))", "W", shapes={"b": "m"}).text == "softmax(Wx + b) xᵀ"
+
+
+def test_a_centred_matrix_times_anything_sums_to_zero():
+    # QA find: 𝟙𝟙ᵀWᵀ − 𝟙(𝟙ᵀWᵀ) was left, one matrix written two ways
+    import matcalc
+
+    assert matcalc.diff("np.sum((X - X.mean(0)) @ W)", "X").text == "0"
+    assert matcalc.diff("np.sum((X - X.mean(1, keepdims=True)).T @ W)", "X").text == "0"
+    assert matcalc.diff("sum(ones(m, q) @ W)", "W").text == "m𝟙𝟙ᵀ"
