@@ -909,6 +909,21 @@ def commutation_of_a_vector(n: Commutation) -> Node | None:
 
 
 @rule(MatMul)
+def inner_product_of_opposites(n: MatMul) -> Node | None:
+    """(xᵀ − mᵀ)(m − x) → −‖m − x‖²: an inner product of a difference and its negation"""
+    if len(n.factors) != 2 or not n.shape.is_scalar:
+        return None
+    row, col = n.factors
+    if not (isinstance(row, Add) and isinstance(col, Add) and col.shape.is_vector):
+        return None
+    u = _elementwise_transpose(row)
+    if not _opposite(u, col):
+        return None
+    # as −‖u‖²: the inner product of u with itself would be rewritten back into the opposites
+    return B.neg(B.power(Norm(col, 2), Const(2)))
+
+
+@rule(MatMul)
 def inner_product_order(n: MatMul) -> Node | None:
     """bᵀa → aᵀb for vectors, in one canonical order (so a·x + x·a collects to 2a·x)"""
     if len(n.factors) != 2 or not n.shape.is_scalar:

@@ -726,6 +726,8 @@ PROBLEMS: list[Problem] = [
     P("cb_product_of_entries", CB, "np.prod(A@x)", "x", "prod(A@x)*A.T@(1/(A@x))"),
     # centred data times anything sums to zero (PCA's centring, written as NumPy code)
     P("np_centred_product_sum", "PCA", "np.sum((X - X.mean(0)) @ W)", "X", "0*X"),
+    # a Gaussian's log-scale a = log σ: (xᵀ − mᵀ)(m − x) is −‖x − m‖²
+    P("gp_log_scale_second_derivative", GP, "-0.5*norm(exp(-a)*(x-m))^2 - n*a", "a", "-2*exp(-2*a)*norm(x - m)**2", order=2),
     P("cb_inverse_braces", CB, "a'*X^{-1}*b", "X", "-inv(X).T@a@b.T@inv(X).T", **ML),
 ]
 
