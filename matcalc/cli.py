@@ -7,6 +7,7 @@ Plain ``matcalc diff`` imports neither SymPy nor anything else it does not need:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -196,3 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # pragma: no cover
         return 0
+    except Exception as e:
+        # a bug in matcalc, not in the input: one line that says so, the traceback on request
+        if os.environ.get("MATCALC_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        print("  this is a bug in matcalc, not in your input; please report the command (MATCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 70

@@ -20,6 +20,10 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `from strategies import ...`
 
+# a bug inside matcalc shows its traceback in the tests (and in the commands they run),
+# where a user sees the one-line "internal error" message
+os.environ.setdefault("MATCALC_DEBUG", "1")
+
 import strategies  # noqa: E402
 
 _COMMON = dict(

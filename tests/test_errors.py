@@ -769,3 +769,22 @@ def test_a_commutation_size_no_input_fixes_is_an_evaluation_error() -> None:
     d = matcalc.diff("kron(Sm, eye(n))", "Sm", shapes={"Sm": ("m", "m")})
     with pytest.raises(errors.EvaluationError, match="the size n is not determined"):
         d.to_function()(Sm=np.eye(3))
+
+
+def test_an_internal_error_is_one_line_that_says_it_is_a_bug(monkeypatch, capsys):
+    """A bug in matcalc (here a rule that raises) reaches the user as one line, not a traceback."""
+    import matcalc.engine
+    from matcalc.cli import main
+
+    def broken(*args, **kwargs):
+        raise NameError("name 'ONE' is not defined")
+
+    monkeypatch.delenv("MATCALC_DEBUG", raising=False)
+    monkeypatch.setattr(matcalc.engine, "derivative", broken)
+    monkeypatch.setattr("matcalc.api.derivative", broken, raising=False)
+    assert main(["diff", "x'@x", "--wrt", "x"]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("internal error: NameError: name 'ONE' is not defined\n") and "Traceback" not in err
+    monkeypatch.setenv("MATCALC_DEBUG", "1")
+    with pytest.raises(NameError):
+        main(["diff", "x'@x", "--wrt", "x"])
