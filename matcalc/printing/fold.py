@@ -12,20 +12,25 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..dims import SCALAR, Dim, Shape
-from ..nodes import Add, Apply, Const, DimValue, MatMul, Mul, Node, Ones, Pow, Sum, Transpose, node
+from ..dims import ONE, SCALAR, Dim, Shape
+from ..nodes import Add, Apply, Broadcast, Const, DimValue, MatMul, Mul, Node, Ones, Pow, Sum, Transpose, node
 from ..registry import SQRT
 
 
 @node("arg")
 class Statistic(Node):
-    """mean(X), var(X) or std(X) of all entries (``name``), NumPy's biased variance (display only)."""
+    """mean(X), var(X) or std(X) (``name``) of all entries, or along ``axis`` as Sum's
+    (0: of each column, a row; 1: of each row, a column); NumPy's biased variance (display only)."""
 
     name: str
     arg: Node
+    axis: int | None = None
 
     def _compute_shape(self) -> Shape:
-        return SCALAR
+        s = self.arg.shape
+        if self.axis is None:
+            return SCALAR
+        return Shape(ONE, s.cols) if self.axis == 0 else Shape(s.rows, ONE)
 
 
 def folded(n: Node) -> Node | None:
@@ -35,7 +40,7 @@ def folded(n: Node) -> Node | None:
     if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:
         inner = fold_statistics(n.args[0])
         if isinstance(inner, Statistic) and inner.name == "var":
-            return Statistic("std", inner.arg)
+            return Statistic("std", inner.arg, inner.axis)
     return None
 
 
@@ -78,6 +83,20 @@ def fold_statistics(n: Mul) -> Node | None:
 
 
 def _statistic(g: Node, count: Dim) -> Node | None:
+    if isinstance(g, Sum) and g.axis is not None and isinstance(g.arg, Transpose) and g.arg.shape.is_matrix:
+        # Σ of each row of Aᵀ: the statistic of each column of A, as a column
+        inner = _statistic(Sum(g.arg.arg, 1 - g.axis), count)
+        return Transpose(inner) if inner is not None else None
+    if isinstance(g, Sum) and g.axis is not None and g.arg.shape.is_matrix:
+        # of each row (axis 1) or column (axis 0): LayerNorm's and BatchNorm's statistics
+        a = g.arg
+        if (a.shape.cols if g.axis == 1 else a.shape.rows) != count:
+            return None
+        if isinstance(a, Pow) and isinstance(a.exponent, Const) and a.exponent.value == 2:
+            x = centred_along(a.base, g.axis, count)
+            if x is not None:
+                return Statistic("var", x, g.axis)
+        return Statistic("mean", a, g.axis)
     if isinstance(g, Sum) and g.axis is None and not g.arg.shape.is_scalar and g.arg.shape.size == count:
         a = g.arg
         if isinstance(a, Pow) and isinstance(a.exponent, Const) and a.exponent.value == 2:
@@ -105,6 +124,30 @@ def centred(b: Node) -> Node | None:
     if not (isinstance(c, Const) and c.value == -1 and isinstance(o, Ones) and isinstance(s, Sum) and s.arg is x):
         return None
     return x if s.axis is None and _count(r) == (x.shape.size, 1) else None
+
+
+def centred_along(b: Node, axis: int, count: Dim) -> Node | None:
+    """X for X − mean(X, axis) spread back (or its negation: it is squared), as the engine
+    writes it: X − broadcast(sum(X, axis)/N)."""
+    if not (isinstance(b, Add) and len(b.terms) == 2):
+        return None
+    for x, m in (b.terms, b.terms[::-1]):
+        neg = isinstance(m, Mul) and len(m.factors) == 2 and isinstance(m.factors[0], Const) and m.factors[0].value == -1
+        spread = m.factors[1] if neg else m
+        if isinstance(x, Mul) and len(x.factors) == 2 and isinstance(x.factors[0], Const) and x.factors[0].value == -1:
+            if neg:
+                continue
+            x = x.factors[1]  # mean spread − X
+        elif not neg:
+            continue
+        if not (isinstance(spread, Broadcast) and isinstance(spread.arg, Mul) and len(spread.arg.factors) == 2):
+            continue
+        s, r = spread.arg.factors
+        if isinstance(r, Sum):
+            s, r = r, s
+        if isinstance(s, Sum) and s.axis == axis and s.arg is x and _count(r) == (count, 1):
+            return x
+    return None
 
 
 def _transposed(a: Node, b: Node) -> bool:

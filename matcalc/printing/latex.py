@@ -446,6 +446,9 @@ class LatexPrinter(Printer):
     # ---------------------------------------------------------- functions
 
     def _print_Statistic(self, n: Statistic) -> Out:
+        if n.axis is not None:
+            text = rf"\operatorname{{{n.name}}}\left({self.p(n.arg).text},\, \text{{axis}}={n.axis}\right)"
+            return Out(text, P_ATOM)
         return self.call(rf"\operatorname{{{n.name}}}", n.arg)
 
     def _print_Apply(self, n: Apply) -> Out:

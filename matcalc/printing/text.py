@@ -147,7 +147,12 @@ class Printer:
 
     def _print_Statistic(self, n: Statistic) -> Out:
         """mean(x), var(x), std(x): the names of the sums the registry builds them from (see .fold)."""
+        if n.axis is not None:
+            return Out(f"{n.name}({self.p(n.arg).text}, {self.statistic_axis(n.axis)})", P_ATOM)
         return self.call(n.name, n.arg)
+
+    def statistic_axis(self, axis: int) -> str:
+        return f"axis={axis}"
 
     def wrap(self, n: Node | Out, prec: int) -> str:
         o = self.p(n) if isinstance(n, Node) else n
@@ -611,6 +616,9 @@ class AsciiPrinter(Printer):
         # keepdims: NumPy's plain sum(X, axis) is 1-D, which broadcasts as a row
         return Out(f"sum({self.p(n.arg).text}, axis={n.axis}, keepdims=True)", P_ATOM)
 
+    def statistic_axis(self, axis: int) -> str:
+        return f"axis={axis}, keepdims=True"
+
     row_extremum = ", axis=1, keepdims=True"
 
     def _print_Broadcast(self, n: Broadcast) -> Out:
@@ -635,10 +643,11 @@ class MatlabPrinter(AsciiPrinter):
     """Text in the matlab (matrixcalculus.org) dialect."""
 
     def _print_Statistic(self, n: Statistic) -> Out:
-        """MATLAB's var and std normalise by N − 1 unless w = 1."""
+        """MATLAB's var and std normalise by N − 1 unless w = 1; dimension 2 is along the rows."""
+        dim = "" if n.axis is None else f", {n.axis + 1}"
         if n.name == "mean":
-            return super()._print_Statistic(n)
-        return Out(f"{n.name}({self.p(n.arg).text}, 1)", P_ATOM)
+            return Out(f"mean({self.p(n.arg).text}{dim})", P_ATOM)
+        return Out(f"{n.name}({self.p(n.arg).text}, 1{dim})", P_ATOM)
 
     syntax = "matlab"
     mul_op = " .* "
