@@ -814,8 +814,8 @@ class Checker:
         if not isinstance(k, S.Number) or k.value.denominator != 1:
             raise self.error("a matrix power needs an integer exponent (use .^ for an elementwise power)", k_ast)
         n = int(k.value)
-        if n > MAX_MATRIX_POWER:
-            raise self.error(f"matrix power {n} is too large (limit {MAX_MATRIX_POWER})", k_ast)
+        if n > MAX_MATRIX_POWER:  # (the text as typed: 1e50003 has too many digits to print)
+            raise self.error(f"matrix power {brief(k.text)} is too large (limit {MAX_MATRIX_POWER})", k_ast)
         s = self.shape(a)
         self.unify(s.rows, s.cols, at, f"a matrix power needs a square matrix, but {self.describe(at, a)} is not square")
         if n == 0:
@@ -1040,7 +1040,7 @@ class Checker:
 
 #: Marks of code pasted from NumPy, PyTorch, JAX or TensorFlow: a module-qualified call
 #: (np.sum, F.relu) or a method call (X.sum(), x.mean(axis=0))
-_NUMPY_CODE = re.compile(r"\b(?:np|numpy|jnp|jax|torch|F|nn|tf|scipy)\.\w|\.[A-Za-z_]\w*\s*\(")
+_NUMPY_CODE = re.compile(r"\b(?:np|numpy|jnp|jax|torch|nn|tf|scipy)\.\w|\.[A-Za-z_]\w*\s*\(")
 
 
 def _t_exponent(e: S.Expr) -> str | None:
@@ -1116,7 +1116,8 @@ def _size_names(
     while stack and candidates:
         e = stack.pop()
         kids = list(S.children(e))
-        ops = ("add", "sub", "mul", "div", "pow", "matmul") if products else ("add", "sub", "mul", "div", "pow")
+        # (products: MATLAB's *, / and ^ with a number, n/2*log(b))
+        ops = ("add", "sub", "mul", "div", "pow", "matmul", "mdiv", "mpow") if products else ("add", "sub", "mul", "div", "pow")
         numeric = (isinstance(e, S.BinOp) and e.op in ops) or isinstance(e, S.Neg) or (
             isinstance(e, S.Call) and isinstance(FUNCTIONS.get(e.func), Elementwise)
         )

@@ -788,3 +788,9 @@ def test_an_internal_error_is_one_line_that_says_it_is_a_bug(monkeypatch, capsys
     monkeypatch.setenv("MATCALC_DEBUG", "1")
     with pytest.raises(NameError):
         main(["diff", "x'@x", "--wrt", "x"])
+
+
+def test_a_matrix_power_too_large_to_print_is_a_one_line_error(capsys):
+    # fuzz find: 1e50003 as an exponent raised Python's int-to-str limit inside the message
+    lines = error_lines(*diff_cli(capsys, "matrix_power(A,1e50003)", "A"))
+    assert lines[0] == "shape error: matrix power 1e50003 is too large (limit 64)", lines

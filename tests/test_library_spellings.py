@@ -210,3 +210,9 @@ def test_transposing_a_1d_array_in_pasted_code_changes_nothing(expr, wrt, refere
 def test_transposing_a_vector_written_as_mathematics_is_the_outer_product():
     # without NumPy's names the expression is mathematics: vectors are columns
     assert matcalc.diff("sum(x @ x.T)", "x").text == "2 sum(x) 𝟙"
+
+
+def test_a_matrix_named_F_is_not_pytorchs_functional_module():
+    # QA regression: F.T made the expression "pasted PyTorch code", so x @ y.T became an inner product
+    assert matcalc.diff("tr(F@P@F.T - (x - F@m)@(x - F@m).T)", "m").text == "2Fᵀ(x − Fm)"
+    assert matcalc.diff("sum(F.T * (x @ y.T))", "x").text == "Fᵀy"

@@ -272,10 +272,10 @@ def test_an_h_to_z_name_scaling_a_matrix_gets_a_note():
     "expr,wrt,shapes,text",
     [
         # a keepdims reduction and x[:, None] are 2-D columns in NumPy: never rows, even beside a square matrix
-        ("sum(G*(Z - mean(Z, axis=1, keepdims=True)))", "Z", {"Z": "n x n"}, "G − ((G𝟙)/n)𝟙ᵀ"),
+        ("sum(G*(Z - mean(Z, axis=1, keepdims=True)))", "Z", {"Z": "n x n"}, "G − mean(G, axis=1) 𝟙ᵀ"),
         ("np.sum(G*(np.exp(S) / np.exp(S).sum(axis=-1, keepdims=True)))", "S", {"S": "n x n"}, "softmax(S) ⊙ (G − ((G ⊙ softmax(S))𝟙)𝟙ᵀ)"),
         ("np.sum(G*(u[:, None]*Z))", "u", {"Z": "n x n"}, "(G ⊙ Z)𝟙"),
-        ("sum(G*(X - X.mean(-1, keepdim=True)))", "X", {"X": "n x n"}, "G − ((G𝟙)/n)𝟙ᵀ"),
+        ("sum(G*(X - X.mean(-1, keepdim=True)))", "X", {"X": "n x n"}, "G − mean(G, axis=1) 𝟙ᵀ"),
         # a 1-D vector in NumPy code beside a square matrix is a row; written as mathematics, a column
         ("np.sum(G*(X @ W + b))", "b", {"W": "n x n", "b": "n"}, "Gᵀ𝟙"),
         ("sum(G*(W1@X + b1))", "b1", {"W1": "n x n", "b1": "n", "X": "n x n"}, "G𝟙"),
@@ -407,3 +407,8 @@ def test_matlab_sizes_multiplied_with_star_are_numbers():
     # QA find: MATLAB's n*log(b) kept n a vector (the size rule looked only at elementwise *)
     d = matcalc.diff("n*log(b) - b*(x'*x)", "b", syntax="matlab")
     assert d.kind == "derivative" and d.text == "n/b − x·x"
+
+
+def test_matlab_sizes_divided_are_numbers():
+    # n/2 is MATLAB's right division by a number
+    assert matcalc.diff("n/2*log(b) - b*(x'*x)", "b", syntax="matlab").text == "n/(2b) − x·x"
