@@ -1176,6 +1176,24 @@ def _length_name(sizes: set[str], declarations: Mapping[str, Declaration], varia
     return made[0]
 
 
+def _exponents(tree: S.Expr) -> set[str]:
+    """Names in an exponent, other than under a division there: the n of ‖x‖ⁿ is a power,
+    not a length (the n of x^(1/n), a root, may be one)."""
+    out: set[str] = set()
+    stack: list[tuple[S.Expr, bool]] = [(tree, False)]
+    while stack:
+        e, exponent = stack.pop()
+        if exponent and isinstance(e, S.Name):
+            out.add(e.id)
+        if isinstance(e, S.BinOp) and e.op in ("pow", "mpow"):
+            stack += [(e.left, exponent), (e.right, True)]
+        elif isinstance(e, S.BinOp) and e.op in ("div", "mdiv"):
+            stack += [(e.left, exponent), (e.right, False)]
+        else:
+            stack += [(c, exponent) for c in S.children(e)]
+    return out
+
+
 def _divisors(tree: S.Expr) -> set[str]:
     """Names that divide something, alone or under √ or log (x/n, a/sqrt(k), b/(2*N))."""
     out: set[str] = set()
@@ -1294,7 +1312,7 @@ def check(
                         retry = trial
                 expr, variables, notes = retry
     if sizes:
-        name = _length_name(sizes, declarations, variables, keep)
+        name = _length_name(sizes - _exponents(tree), declarations, variables, keep)
         if name is not None:
             try:
                 expr, variables, notes = _checked(tree, text, syntax, declarations, length=name)

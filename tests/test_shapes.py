@@ -385,6 +385,8 @@ def test_the_only_size_of_an_expression_with_a_vector_is_the_size_name():
     assert "N" in matcalc.diff("-N/2*logdet(S) - tr(inv(S)@C)/2", "S").variables
     # two sizes: either could be meant
     assert "n" in matcalc.diff("n/2*log(beta) - beta/2*norm(y - X@w)^2", "beta").variables
+    # an exponent is a power, not a length (the Cookbook's ∂‖x‖ⁿ/∂x)
+    assert "n" in matcalc.diff("norm(x)^n", "x").variables
 
 
 def test_shapes_written_without_spaces():
