@@ -336,7 +336,8 @@ class Printer:
             return Out(self.wrap(f.arg, P_POST) + "⁻" + self.sup(Fraction(k)), P_POST, inner.tight or inner.prec < P_POST)
         if isinstance(f, Transpose) and isinstance(f.arg, Inverse):
             return Out(f"({self.wrap(f.arg.arg, P_POST)}⁻{self.sup(Fraction(k))}){self.transpose_mark}", P_POST, True)
-        return Out(self.juxtapose([self.wrap_out(f, P_MUL + 1)] * k), P_MUL, False)
+        o = self.wrap_out(f, P_MUL + 1)
+        return Out(self.juxtapose([o] * k), P_MUL, o.tight)  # AAB, not AA B
 
     def _print_Kron(self, n: Kron) -> Out:
         return Out(f"{self.wrap(n.left, P_MUL + 1)}{self.kron}{self.wrap(n.right, P_MUL + 1)}", P_MUL)
