@@ -208,7 +208,11 @@ def matmul(*factors: Node) -> Node:
             k = f.shape.rows
             if not k.is_one:
                 scalars.append(Const(Fraction(k.coef)) if k.is_int else DimValue(k))
-            chain[-1] = Ones(Shape(chain[-1].shape.rows, f.shape.cols))
+            merged = Shape(chain[-1].shape.rows, f.shape.cols)
+            if merged.is_scalar:  # 𝟙ᵀ𝟙 is the number n alone
+                chain.pop()
+            else:
+                chain[-1] = Ones(merged)
         else:
             chain.append(f)
     if not chain:

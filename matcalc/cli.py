@@ -201,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a bug in matcalc, not in the input: one line that says so, the traceback on request
         if os.environ.get("MATCALC_DEBUG"):
             raise
-        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        message = " ".join(str(e).split())  # one line, whatever the exception holds
+        print(f"internal error: {type(e).__name__}: {message}", file=sys.stderr)
         print("  this is a bug in matcalc, not in your input; please report the command (MATCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 70

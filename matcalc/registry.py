@@ -1735,8 +1735,8 @@ def _build_reshape(ck: Checker, call: S.Call) -> Node:
         )
     dims = (_small_int(first),) if second is None else (_small_int(first), _small_int(second))
     at = _At(call)
-    if dims == (-1,):
-        return ck.node(x)
+    if dims == (-1,):  # a 1-D array, whatever it was (a column x[:, None] too)
+        return ck.mark_flat(call, ck.node(x))
     if len(dims) == 2 and dims[1] == 1 and dims[0] != 1:
         return ck.node(at.fn("column", x))
     if len(dims) == 2 and dims[0] == 1 and dims[1] != 1:

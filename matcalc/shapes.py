@@ -643,8 +643,12 @@ class Checker:
         s = self.shape(x)
         if not (s.cols.is_one and not s.rows.is_one) or id(e) in self.columns:
             return False
-        d = self.declarations.get(e.id) if isinstance(e, S.Name) else None
-        return d is None or len(d.dims) != 2
+        # a name declared n×1 is 2-D, and so is what is built from it
+        return not any(
+            len(d.dims) == 2 and d.dims[1] is not None and d.dims[1].is_one
+            for n in S.names(e)
+            if (d := self.declarations.get(n)) is not None
+        )
 
     def _Compare(self, e: S.Compare) -> Node:
         a, b = self.node(e.left), self.node(e.right)
@@ -737,8 +741,9 @@ class Checker:
             out = entry.build(self, e)
             # a call rewritten into others (unsqueeze(x, 1) → column(x)) is what its
             # rewriting is: a 1-D result or a 2-D column, for NumPy's broadcasting
-            last, result = getattr(self, "_last", (None, None))
-            if result is out and last is not e:
+            last, result = self._last
+            # (not when the call returned one of its own arguments: reshape(x, -1) of a column)
+            if result is out and last is not e and not any(last is a for a in e.args):
                 for marks in (self.flat, self.columns):
                     if id(last) in marks:
                         marks[id(e)] = e
@@ -1163,7 +1168,10 @@ def _length_name(sizes: set[str], declarations: Mapping[str, Declaration], varia
     size only, undeclared, and a vector of that length: exp(sum(log(x))/n) is the geometric
     mean of x, whose length is n.  With two sizes (X: m×n) the name could be either, and
     with matrices only it may count samples (N logdet S): it stays a scalar."""
-    made = [n for n in sizes if n in variables and variables[n].shape.is_scalar and n not in declarations and n not in set(keep)]
+    made = [
+        n for n in sizes
+        if n in ("n", "N") and n in variables and variables[n].shape.is_scalar and n not in declarations and n not in set(keep)
+    ]
     if len(made) != 1:
         return None
     if not any(v.shape.cols.is_one and not v.shape.rows.is_one for v in variables.values()):
@@ -1312,7 +1320,8 @@ def check(
                         retry = trial
                 expr, variables, notes = retry
     if sizes:
-        name = _length_name(sizes - _exponents(tree), declarations, variables, keep)
+        # only a divisor (sum(x)/n, x^(1/n)): a factor k*sum(x) is a weight more often than a size
+        name = _length_name((sizes & _divisors(tree)) - _exponents(tree), declarations, variables, keep)
         if name is not None:
             try:
                 expr, variables, notes = _checked(tree, text, syntax, declarations, length=name)

@@ -216,3 +216,9 @@ def test_a_matrix_named_F_is_not_pytorchs_functional_module():
     # QA regression: F.T made the expression "pasted PyTorch code", so x @ y.T became an inner product
     assert matcalc.diff("tr(F@P@F.T - (x - F@m)@(x - F@m).T)", "m").text == "2Fᵀ(x − Fm)"
     assert matcalc.diff("sum(F.T * (x @ y.T))", "x").text == "Fᵀy"
+
+
+def test_review_finds_on_1d_arrays():
+    # reshape(-1) of a 2-D column is 1-D again; a name declared n×1 is 2-D in expressions built from it
+    assert matcalc.diff("np.sum(x[:, None].reshape(-1) * y[None, :])", "x").text == "y"
+    assert matcalc.diff("np.sum((X @ w) @ (X @ w).T)", "w", shapes={"w": "n x 1"}).text == "2Xᵀ𝟙𝟙ᵀXw"

@@ -414,3 +414,9 @@ def test_matlab_sizes_multiplied_with_star_are_numbers():
 def test_matlab_sizes_divided_are_numbers():
     # n/2 is MATLAB's right division by a number
     assert matcalc.diff("n/2*log(b) - b*(x'*x)", "b", syntax="matlab").text == "n/(2b) − x·x"
+
+
+def test_a_size_name_as_a_weight_stays_a_variable():
+    # review find: k in k*x'x is a weight; only a divisor (sum(x)/n, x^(1/n)) reads as the length
+    assert "k" in matcalc.diff("x.T@A@x + k*x.T@x", "x").variables
+    assert matcalc.diff("a*ones(n).T@ones(n)", "a").text == "n"
