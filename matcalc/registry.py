@@ -1254,21 +1254,21 @@ def _build_normalize(ck: Checker, call: S.Call) -> Node:
     "the norm of all entries taken as one vector (ord 2: Euclidean, 1: sum of |entries|), or along dim (PyTorch's torch.linalg.vector_norm)",
 )
 def _build_vector_norm(ck: Checker, call: S.Call) -> Node:
+    from .syntax import Number
+
     x, order, axis, keepdims = ck.args(call, 1, optional=("ord", "axis", "keepdims"))
     at = _At(call)
-    if order is not None and isinstance(order, at.S.Number) and order.value > 1 and order.value != 2 and axis is None:
-        if keepdims is not None:
-            raise ck.arg_error("keepdims needs dim here", keepdims)
-        return ck.node(_p_norm(at, x, order))
-    p = 2 if order is None else ck.int_arg(order, (1, 2))
-    if axis is None:
-        if keepdims is not None:
-            raise ck.arg_error("keepdims needs dim here", keepdims)
-        return ck.node(at.fn("norm" if p == 2 else "norm1", x))
-    if p != 2:
-        raise ck.arg_error("along an axis, vector_norm is Euclidean here (ord=2)", order)
-    extra = {} if keepdims is None else {"keepdims": keepdims}
-    return ck.node(at.fn("norm", x, axis=axis, **extra))
+    if order is not None and not (isinstance(order, Number) and order.value >= 1):
+        raise ck.arg_error("vector_norm takes a number ord ≥ 1 here", order)
+    p = 2 if order is None else order.value
+    if axis is not None:
+        if p != 2:
+            raise ck.arg_error("along an axis, vector_norm is Euclidean here (ord=2)", order)
+        return ck.node(at.fn("norm", x, axis=axis, **({} if keepdims is None else {"keepdims": keepdims})))
+    if keepdims is not None:
+        raise ck.arg_error("keepdims needs dim here", keepdims)
+    # every entry as one vector, in either dialect (MATLAB's norm(X) would be the operator norm)
+    return Norm(ck.node(x), int(p)) if p in (1, 2) else ck.node(_p_norm(at, x, order))
 
 
 @_structural("dist", "dist(x, y, p=2)", "‖x − y‖ (PyTorch's torch.dist; p = 1 for the sum of absolute differences)")
@@ -1335,9 +1335,7 @@ def _build_attention(ck: Checker, call: S.Call) -> Node:
     "−Σ Y ⊙ log_softmax(Z) of each row (TensorFlow's tf.nn.softmax_cross_entropy_with_logits; a vector: one sample)",
 )
 def _build_tf_softmax_ce(ck: Checker, call: S.Call) -> Node:
-    labels, logits = ck.args(call, 0, optional=("labels", "logits"))
-    if labels is None or logits is None:
-        raise ck.arg_error(f"{call.func}() takes labels= and logits=", call)
+    labels, logits = _labels_and_logits(ck, call)
     at = _At(call)
     if not ck.node(logits).shape.is_matrix:
         return ck.node(at.neg(at.fn("sum", at.op("mul", labels, at.fn("log_softmax", logits)))))
@@ -1350,26 +1348,35 @@ def _build_tf_softmax_ce(ck: Checker, call: S.Call) -> Node:
     "softplus(z) − t ⊙ z, entry by entry (TensorFlow's tf.nn.sigmoid_cross_entropy_with_logits)",
 )
 def _build_tf_sigmoid_ce(ck: Checker, call: S.Call) -> Node:
+    labels, logits = _labels_and_logits(ck, call)
+    at = _At(call)
+    return ck.node(at.fn("binary_cross_entropy_with_logits", logits, labels, reduction=at.S.String("none", call.pos)))
+
+
+def _labels_and_logits(ck: Checker, call: S.Call) -> tuple[S.Expr, S.Expr]:
+    """TensorFlow's keyword-only labels= and logits=."""
     labels, logits = ck.args(call, 0, optional=("labels", "logits"))
     if labels is None or logits is None:
         raise ck.arg_error(f"{call.func}() takes labels= and logits=", call)
-    at = _At(call)
-    return ck.node(at.op("sub", at.fn("softplus", logits), at.op("mul", labels, logits)))
+    return labels, logits
 
 
 @_structural("xlogy", "xlogy(x, y)", "x ⊙ log y, entry by entry (SciPy's and PyTorch's xlogy; its 0 at x = 0, y = 0 is left out)")
 def _build_xlogy(ck: Checker, call: S.Call) -> Node:
-    return _rewrite(ck, call, lambda x, y: _At(call).op("mul", x, _At(call).fn("log", y)), 2)
+    at = _At(call)
+    return _rewrite(ck, call, lambda x, y: at.op("mul", x, at.fn("log", y)), 2)
 
 
 @_structural("entr", "entr(x)", "−x ⊙ log x, entry by entry (SciPy's special.entr, for x > 0)")
 def _build_entr(ck: Checker, call: S.Call) -> Node:
-    return _rewrite(ck, call, lambda x: _At(call).neg(_At(call).op("mul", x, _At(call).fn("log", x))), 1)
+    at = _At(call)
+    return _rewrite(ck, call, lambda x: at.neg(at.fn("xlogy", x, x)), 1)
 
 
 @_structural("rel_entr", "rel_entr(x, y)", "x ⊙ log(x/y), entry by entry (SciPy's special.rel_entr, for x, y > 0)")
 def _build_rel_entr(ck: Checker, call: S.Call) -> Node:
-    return _rewrite(ck, call, lambda x, y: _At(call).op("mul", x, _At(call).fn("log", _At(call).op("div", x, y))), 2)
+    at = _At(call)
+    return _rewrite(ck, call, lambda x, y: at.fn("xlogy", x, at.op("div", x, y)), 2)
 
 
 _loss(

@@ -405,3 +405,18 @@ def test_a_centred_matrix_times_anything_sums_to_zero():
     assert matcalc.diff("np.sum((X - X.mean(0)) @ W)", "X").text == "0"
     assert matcalc.diff("np.sum((X - X.mean(1, keepdims=True)).T @ W)", "X").text == "0"
     assert matcalc.diff("sum(ones(m, q) @ W)", "W").text == "m𝟙𝟙ᵀ"
+    # each against finite differences and SymPy on explicit matrices, not only its string;
+    # with products of ones whose inner size k is not 1 (𝟙𝟙ᵀ times 𝟙𝟙ᵀ is k 𝟙𝟙ᵀ)
+    from matcalc.numeric import numeric_check
+
+    for expr, wrt in [
+        ("np.sum((X - X.mean(0)) @ W)", "X"),
+        ("np.sum((X - X.mean(1, keepdims=True)).T @ W)", "X"),
+        ("sum(ones(m, q) @ W)", "W"),
+        ("sum(G * (ones(m, q) @ ones(q, n) @ W))", "W"),
+        ("sum(ones(q) @ (ones(q).T @ X))", "X"),
+        ("a * ones(n).T @ ones(n)", "a"),
+    ]:
+        d = matcalc.diff(expr, wrt)
+        assert numeric_check(d).ok, (expr, d.text)
+        assert d.check().passed, (expr, d.text)
