@@ -281,9 +281,11 @@ class Checker:
         #: the syntax nodes whose value is a 2-D column in NumPy too (a keepdims reduction,
         #: x[:, None], and elementwise arithmetic on them): never a row, whatever is beside them
         self.columns: dict[int, S.Expr] = {}
-        #: matlab: an a–g name right of a matrix (X*theta) is a vector (see scan); off in the
-        #: retry when that reading has no shape (tr(X*a): a scales X)
-        self.right_of_matrix_hints = True
+        #: matlab: an a–g or Greek name right of a matrix (X*theta) is a vector (see scan):
+        #: the names so read, each with the product that says so; ``hints_off``: names the
+        #: caller has turned the hint off for (tr(X*a): as a vector, a has no shape)
+        self.matrix_hinted: dict[str, str] = {}
+        self.hints_off: frozenset[str] = frozenset()
         #: the syntax node checked last and its node (see _Call)
         self._last: tuple[S.Expr | None, Node | None] = (None, None)
 
@@ -297,6 +299,7 @@ class Checker:
           ``T`` exists (LaTeX habit).
         """
         t_uses = t_powers = 0
+        right_of_matrix: dict[str, str] = {}
         stack = [tree]
         while stack:
             e = stack.pop()
@@ -309,8 +312,8 @@ class Checker:
             if isinstance(e, S.BinOp) and e.op == "matmul" and self.syntax == "matlab":
                 # X*theta, A*c: texts write a scalar factor on the left (αX), so an a–g or
                 # Greek name right of a matrix is the vector it multiplies (least squares' Xβ)
-                if self.right_of_matrix_hints and isinstance(e.right, S.Name) and self._matrix_like(e.left):
-                    self.vector_hints.add(e.right.id)
+                if isinstance(e.right, S.Name) and e.right.id not in self.hints_off and self._matrix_like(e.left):
+                    right_of_matrix.setdefault(e.right.id, unparse(e, self.syntax).replace(" * ", "*"))
             if isinstance(e, S.BinOp) and e.op == "matmul" and self.syntax == "numpy":
                 for side in (e.left, e.right):
                     if isinstance(side, S.Name):
@@ -320,8 +323,12 @@ class Checker:
             if isinstance(e, S.Name) and e.id == "T":
                 t_uses += 1
             stack.extend(S.children(e))
+        # (only a name no other hint reads as a vector: a'*X*b's a is one by its transpose)
+        self.matrix_hinted = {n: t for n, t in right_of_matrix.items() if n not in self.vector_hints}
+        self.vector_hints |= set(right_of_matrix)
         self.vector_hints -= set(self.declarations)
         self.vector_hints = {n for n in self.vector_hints if conventional_kind(n) == "scalar"}
+        self.matrix_hinted = {n: t for n, t in self.matrix_hinted.items() if n in self.vector_hints}
         self.caret_t_is_transpose = t_powers > 0 and t_powers == t_uses and "T" not in self.declarations
         self.numpy_code = self.syntax == "numpy" and bool(_NUMPY_CODE.search(self.source))
 
@@ -1057,18 +1064,90 @@ def _t_exponent(e: S.Expr) -> str | None:
     return None
 
 
+def _right_of_matrix_names(
+    tree: S.Expr, text: str, syntax: str, declarations: Mapping[str, Declaration]
+) -> dict[str, str]:
+    """matlab: the names only the right-of-matrix hint reads as vectors (X*theta), each
+    with the product that does (see :meth:`Checker.scan`)."""
+    if syntax != "matlab":
+        return {}
+    ck = Checker(text, syntax, declarations)
+    ck.scan(tree)
+    return ck.matrix_hinted
+
+
+def _hinted_reading(
+    tree: S.Expr,
+    text: str,
+    syntax: str,
+    declarations: Mapping[str, Declaration],
+    hinted: Mapping[str, str],
+) -> tuple[Node, dict[str, Var], tuple[str, ...], frozenset[str]]:
+    """The reading of ``tree`` with MATLAB's right-of-matrix hints (X*theta: theta a vector),
+    and the names whose hint is turned off.
+
+    A hint is turned off, one name at a time, where it leaves no shape (tr(X*c): c scales
+    X) or where it alone makes a scalar objective a vector (x'*(A*lambda)*x); where the
+    other reading has a shape too, a note says which was taken.
+    """
+
+    def reading(off: frozenset[str]) -> tuple[Node, dict[str, Var], tuple[str, ...]] | None:
+        try:
+            return _checked(tree, text, syntax, declarations, off)
+        except MatcalcError:
+            return None
+
+    off: frozenset[str] = frozenset()
+    try:
+        expr, variables, notes = _checked(tree, text, syntax, declarations)
+    except ShapeError:
+        if not hinted:
+            raise
+        for name in hinted:
+            found = reading(frozenset({name}))
+            if found is not None:
+                off = frozenset({name})
+                break
+        else:
+            off = frozenset(hinted)
+            found = _checked(tree, text, syntax, declarations, off)
+        expr, variables, notes = found
+    taken: list[str] = []
+    for name, product in hinted.items():
+        if name in off:
+            continue
+        other = reading(off | {name})
+        if other is None or not other[1][name].shape.is_scalar:
+            continue  # only the vector has a shape, or another rule reads it so too (a'*X*b)
+        if other[0].shape.is_scalar and not expr.shape.is_scalar:
+            what = "vector" if expr.shape.rows.is_one or expr.shape.cols.is_one else "matrix"
+            off |= {name}
+            expr, variables, notes = other
+            taken.append(
+                f"{name} is read as a scalar: as a vector (right of a matrix in {product}) it makes the "
+                f"expression a {what}; for a vector: --shape \"{name}: vector\""
+            )
+        elif other[0].shape.is_scalar == expr.shape.is_scalar:
+            # (a'*X*b: only the vector makes it a scalar, as objectives are; nothing to say)
+            taken.append(
+                f"{name} is read as a vector: it stands right of a matrix in {product} "
+                f"(a–g and Greek names are scalars elsewhere); for a scalar: --shape \"{name}: scalar\""
+            )
+    return expr, variables, (*notes, *taken), off
+
+
 def _checked(
     tree: S.Expr,
     text: str,
     syntax: str,
     declarations: Mapping[str, Declaration],
-    right_of_matrix_hints: bool = True,
+    hints_off: frozenset[str] = frozenset(),
     length: str | None = None,
 ) -> tuple[Node, dict[str, Var], tuple[str, ...]]:
     """One reading of ``tree``; ``length``: a size name read as the length of every
     vector (and side of every matrix) in it (see :func:`_length_name`)."""
     ck = Checker(text, syntax, declarations)
-    ck.right_of_matrix_hints = right_of_matrix_hints
+    ck.hints_off = hints_off
     ck.scan(tree)
     if length is not None:
         ck.declared_sizes |= {length}
@@ -1251,14 +1330,10 @@ def check(
     else:
         tree = source
         text = unparse(tree, syntax)
+    hinted = _right_of_matrix_names(tree, text, syntax, declarations)
+    off: frozenset[str] = frozenset()
     try:
-        try:
-            expr, variables, notes = _checked(tree, text, syntax, declarations)
-        except ShapeError:
-            if syntax != "matlab":
-                raise
-            # X*a read as a matrix times a vector has no shape (tr(X*a)): a scales X
-            expr, variables, notes = _checked(tree, text, syntax, declarations, right_of_matrix_hints=False)
+        expr, variables, notes, off = _hinted_reading(tree, text, syntax, declarations, hinted)
     except ShapeError as error:
         # t in inv(A + t*B) (MATLAB's * a matrix product): a vector by the h–z convention,
         # a scalar to the textbook, and the vector reading has no shape at all
@@ -1273,12 +1348,12 @@ def check(
         mended = []
         for name in sorted(vectors)[:8]:
             try:
-                mended.append((name, _checked(tree, text, syntax, {**declarations, name: Declaration(())})))
+                mended.append((name, _hinted_reading(tree, text, syntax, {**declarations, name: Declaration(())}, hinted)))
             except MatcalcError:
                 continue
         if len(mended) != 1:
             raise error from None
-        name, (expr, variables, notes) = mended[0]
+        name, (expr, variables, notes, off) = mended[0]
         notes = (
             *notes,
             f"{name} is read as a scalar: as a vector (h–z names are) the expression has no shape; "
@@ -1291,7 +1366,7 @@ def check(
 
         def scalars(names: Iterable[str]) -> tuple[Node, dict[str, Var], tuple[str, ...]] | None:
             try:
-                return _checked(tree, text, syntax, {**declarations, **{name: Declaration(()) for name in names}})
+                return _checked(tree, text, syntax, {**declarations, **{name: Declaration(()) for name in names}}, off)
             except MatcalcError:
                 return None
 
@@ -1324,7 +1399,7 @@ def check(
         name = _length_name((sizes & _divisors(tree)) - _exponents(tree), declarations, variables, keep)
         if name is not None:
             try:
-                expr, variables, notes = _checked(tree, text, syntax, declarations, length=name)
+                expr, variables, notes = _checked(tree, text, syntax, declarations, off, length=name)
             except MatcalcError:
                 pass
             else:

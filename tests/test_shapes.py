@@ -359,6 +359,36 @@ def test_matlab_name_right_of_a_matrix_is_the_vector_it_multiplies():
     assert matcalc.diff("trace(X*a)", "a", syntax="matlab").text == "tr(X)"
 
 
+def test_matlab_right_of_matrix_hint_yields_to_the_scalar_objective_and_says_which_reading():
+    import numpy as np
+
+    # review find: λ in x'*(A*lambda)*x (A scaled by λ) became a vector, so the objective
+    # was a vector and its derivative a Jacobian, without a word
+    d = matcalc.diff("x'*(A*lambda)*x", "x", syntax="matlab")
+    assert d.kind == "gradient" and d.variables["lambda"].shape.is_scalar
+    assert any(n.startswith("lambda is read as a scalar") for n in d.notes)
+    rng = np.random.default_rng(3)
+    A, x, lam = rng.standard_normal((4, 4)), rng.standard_normal(4), 0.7
+    np.testing.assert_allclose(d.to_function()(x=x, A=A, **{"lambda": lam}), lam * (A + A.T) @ x)
+    assert d.check().passed
+    # the hint is turned off only for the name whose vector reading has no shape (trace(A*c)),
+    # not for theta as well: it stays the vector X multiplies
+    d = matcalc.diff("sum(X*theta) + trace(A*c)", "theta", syntax="matlab")
+    assert d.variables["theta"].shape.cols.is_one and not d.variables["theta"].shape.rows.is_one
+    assert d.variables["c"].shape.is_scalar
+    assert d.check().passed
+    # where both readings have a shape of the same kind, a note says which was taken
+    assert any(n.startswith("theta is read as a vector") for n in d.notes)
+    d = matcalc.diff("sigmoid(X*theta)", "theta", syntax="matlab")
+    assert any(n.startswith("theta is read as a vector") for n in d.notes)
+    # nothing to say where only one reading has a shape or another rule decides (a'*X*b)
+    assert matcalc.diff("(y - X*theta)'*(y - X*theta)", "theta", syntax="matlab").notes == ()
+    assert matcalc.diff("a'*X*b", "X", syntax="matlab").notes == ()
+    # an h–z name mended to a scalar keeps the hint turned off where it has no shape
+    d = matcalc.diff("trace(X*a)/n", "X", syntax="matlab")
+    assert d.text == "aI/n" and d.variables["n"].shape.is_scalar
+
+
 def test_a_size_given_to_eye_or_ones_is_that_size_where_it_is_a_number_too():
     # QA find (Bishop's evidence, 3.86): M in eye(M) and in M/2*log(alpha) was a matrix
     # variable, so the objective was a matrix and its "gradient" a Jacobian
