@@ -11,7 +11,7 @@ from .errors import MatcalcError, UnsupportedError, VariableError
 from .nodes import Node, Var, dag_size, map_bottom_up, tree_size
 from .printing import to_ascii, to_text
 from .record import Factory, record
-from .shapes import PI_NAMES, Checked, check
+from .shapes import GREEK, PI_NAMES, Checked, check
 from .simplify import session
 
 
@@ -241,8 +241,14 @@ def diff(
                 raise VariableError(
                     f"{name!r} is a size of the shapes here; declare its shape (shapes={{{name!r}: 'scalar'}}) to make it a variable"
                 )
+            # ‖Ax − b‖², tanh(Wx + b): juxtaposed letters are one name here, not a product
+            joined = [
+                v for v in checked.variables
+                if name in v and v.isascii() and v.isalpha() and 2 <= len(v) <= 4 and v.lower() not in GREEK
+            ]
+            hint = f"; {joined[0]!r} is one name: write the product out ({('*' if checked.syntax == 'matlab' else '@').join(joined[0])})" if joined else ""
             raise VariableError(
-                f"{name!r} does not occur in the expression (its variables: {known}); declare its shape to get a zero derivative"
+                f"{name!r} does not occur in the expression (its variables: {known}){hint or '; declare its shape to get a zero derivative'}"
             )
         # one simplification session per derivative: shared memos, and a trial budget
         # that does not depend on which other variables were asked for

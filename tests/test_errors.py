@@ -338,6 +338,17 @@ def test_wrt_an_absent_undeclared_name_is_an_error(capsys: pytest.CaptureFixture
         matcalc.diff("sum(x)", "z")
 
 
+def test_wrt_a_letter_juxtaposed_into_a_name_says_to_write_the_product(capsys: pytest.CaptureFixture[str]) -> None:
+    # ‖Ax − b‖² typed from a textbook: Ax is one name, and x does not occur
+    lines = error_lines(*diff_cli(capsys, "norm(Ax - b)^2", "x"))
+    assert lines == ["error: 'x' does not occur in the expression (its variables: Ax, b); 'Ax' is one name: write the product out (A@x)"]
+    with pytest.raises(matcalc.VariableError, match=r"'AXB' is one name: write the product out \(A\*X\*B\)"):
+        matcalc.diff("trace(AXB)", "X", syntax="matlab")
+    # a Greek name is a name (theta holds no t)
+    with pytest.raises(matcalc.VariableError, match="declare its shape"):
+        matcalc.diff("theta", "t")
+
+
 def test_wrt_an_absent_declared_name_is_a_zero_of_its_shape(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = diff_cli(capsys, "sum(x)", "z", "--shape", "z: k")
     assert status == 0 and err == "", err
