@@ -1082,9 +1082,9 @@ def _hinted_reading(
     syntax: str,
     declarations: Mapping[str, Declaration],
     hinted: Mapping[str, str],
-) -> tuple[Node, dict[str, Var], tuple[str, ...], frozenset[str]]:
+) -> tuple[Node, dict[str, Var], tuple[str, ...], frozenset[str], tuple[str, ...]]:
     """The reading of ``tree`` with MATLAB's right-of-matrix hints (X*theta: theta a vector),
-    and the names whose hint is turned off.
+    the names whose hint is turned off, and the notes on them (also among the notes).
 
     A hint is turned off, one name at a time, where it leaves no shape (tr(X*c): c scales
     X) or where it alone makes a scalar objective a vector (x'*(A*lambda)*x); where the
@@ -1133,7 +1133,7 @@ def _hinted_reading(
                 f"{name} is read as a vector: it stands right of a matrix in {product} "
                 f"(a–g and Greek names are scalars elsewhere); for a scalar: --shape \"{name}: scalar\""
             )
-    return expr, variables, (*notes, *taken), off
+    return expr, variables, (*notes, *taken), off, tuple(taken)
 
 
 def _checked(
@@ -1332,8 +1332,9 @@ def check(
         text = unparse(tree, syntax)
     hinted = _right_of_matrix_names(tree, text, syntax, declarations)
     off: frozenset[str] = frozenset()
+    hint_notes: tuple[str, ...] = ()
     try:
-        expr, variables, notes, off = _hinted_reading(tree, text, syntax, declarations, hinted)
+        expr, variables, notes, off, hint_notes = _hinted_reading(tree, text, syntax, declarations, hinted)
     except ShapeError as error:
         # t in inv(A + t*B) (MATLAB's * a matrix product): a vector by the h–z convention,
         # a scalar to the textbook, and the vector reading has no shape at all
@@ -1353,7 +1354,7 @@ def check(
                 continue
         if len(mended) != 1:
             raise error from None
-        name, (expr, variables, notes, off) = mended[0]
+        name, (expr, variables, notes, off, hint_notes) = mended[0]
         notes = (
             *notes,
             f"{name} is read as a scalar: as a vector (h–z names are) the expression has no shape; "
@@ -1409,6 +1410,8 @@ def check(
                 notes = tuple(n for n in notes if not n.startswith(f"{name} is the size {name} ")) + (
                     f"{name} is the {what} of {whose}, the expression's only size; for a scalar variable: --shape \"{name}: scalar\"",
                 )
+    # (a size read after the hints, sum(X*theta)/n, keeps what they say)
+    notes = (*notes, *(n for n in hint_notes if n not in notes))
     names = set(S.names(tree))
     used = {k: v for k, v in variables.items() if k in names}
     declared = {k: v for k, v in variables.items() if k in declarations}
