@@ -187,7 +187,7 @@ def part_codegen(res: dict[str, Any]) -> str:
                 names.append(k)
     threads = res.get("method", {}).get("threads")
     out = [f"matcalc's code: {res['rows'][0]['matcalc_mode'] if res['rows'] else '–'}; float64, CPU"
-           + (f", every framework's thread pool {threads} wide (NumPy's BLAS, torch, XLA)" if threads else "") + "; ms per call (median over rounds; in each round the frameworks take turns going first, and a fast call is repeated within a ~5 ms sample)."]
+           + (f", every framework's thread pool {threads} wide (NumPy's BLAS, torch, XLA)" if threads else "") + "; ms per call (median over rounds; in each round the frameworks take turns going first, a call under 0.1 s follows an untimed call of its own, and a fast call is repeated within a ~5 ms sample)."]
     skipped = {k: v for k, v in res["versions"].items() if str(v).startswith("skipped")}
     for k, v in skipped.items():
         out.append(f"- {k}: {v}")
