@@ -21,7 +21,9 @@ Structure is kept: a subexpression the result uses twice is computed once (``t1 
 …``); ``diag(v) @ M`` is ``v * M`` and ``M @ diag(v)`` is ``M * v.T``; a Kronecker
 factor is applied with the vec trick, (A ⊗ B) vec(V) = vec(B V Aᵀ) (helper
 ``kron_apply``), never formed inside a product; identities are dropped, a product
-with 𝟙 is a sum; chains ending in a column vector are multiplied right to left.
+with 𝟙 is a sum; chains ending in a column vector are multiplied right to left;
+Xᵀ diag(d) X with d ≥ 0 certain (by :func:`value_interval`: σ(1 − σ), 1 − tanh², y²)
+is ``gram(X, d)`` = BᵀB, B = √d ⊙ X, which BLAS computes in half the work (syrk).
 
 Names: variable names are checked to be Python identifiers (otherwise
 :class:`CodegenNameError`); a name that is a keyword, a builtin, the module alias
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -257,7 +260,16 @@ _HELPERS_COMMON: dict[str, str] = {
         "    return {xp}.arange(r * c).reshape(c, r).T.reshape(-1)\n"
     ),
 }
-_HELPER_ORDER = ("softmax", "softmax_rows", "logsumexp", "logsumexp_rows", "kron_apply", "commutation_perm", "expm")
+_GRAM = (
+    "def gram(X, d):\n"
+    '    """X.T @ (d * X) for a column d ≥ 0, as B.T @ B with B = sqrt(d) * X: exactly symmetric, and\n'
+    '    BLAS (syrk) computes a product of a matrix with its own transpose in half the work."""\n'
+    "    B = {xp}.sqrt({clip}) * X  # (a rounding error below 0 is 0)\n"
+    "    return B.T @ B\n"
+)
+_HELPERS_XP["gram"] = _GRAM.replace("{clip}", "{xp}.maximum(d, 0.0)")
+_HELPERS_TORCH["gram"] = _GRAM.replace("{xp}", "torch").replace("{clip}", "torch.clamp(d, min=0.0)")
+_HELPER_ORDER = ("softmax", "softmax_rows", "logsumexp", "logsumexp_rows", "kron_apply", "commutation_perm", "expm", "gram")
 _HELPERS_TORCH["expm"] = "def expm(A):\n    return torch.linalg.matrix_exp(A)\n"
 
 
@@ -957,6 +969,13 @@ class Generator:
     def _MatMul(self, n: MatMul) -> Val:
         scalars: list[Code] = []
         items: list[tuple[Node, Val]] = []
+        gram = _gram_factors(n)
+        if gram is not None:  # Xᵀ diag(d) X, d ≥ 0 (Gauss–Newton, GLM and logistic Hessians)
+            x, d = gram
+            chain = atom(f"{self.use_helper('gram')}({self.code(x).text}, {self.as_float(self.code(d)).text})")
+            for f in reversed([f for f in n.factors if f.shape.is_scalar]):
+                chain = binop(self.code(f), "*", chain)
+            return chain
         for f in n.factors:
             if f.shape.is_scalar:
                 scalars.append(self.code(f))
@@ -1185,6 +1204,86 @@ def _reciprocal_base(f: Node) -> Node:
 
     assert isinstance(f, Pow) and isinstance(f.exponent, Const)
     return B.power(f.base, Const(-f.exponent.value))
+
+
+def _gram_factors(n: MatMul) -> tuple[Node, Node] | None:
+    """(X, d) when the matrix factors of ``n`` are Xᵀ diag(d) X, X a matrix and d ≥ 0 certain."""
+    fs = [f for f in n.factors if not f.shape.is_scalar]
+    if len(fs) != 3 or not isinstance(fs[0], Transpose) or not isinstance(fs[1], Diag) or fs[0].arg != fs[2]:
+        return None
+    x, d = fs[2], fs[1].arg
+    if x.shape.rows.is_one or x.shape.cols.is_one or value_interval(d)[0] < 0:
+        return None
+    return x, d
+
+
+def value_interval(n: Node, memo: dict[Node, tuple[float, float]] | None = None) -> tuple[float, float]:
+    """A closed interval holding every entry of ``n`` at every value of its variables
+    (−∞…∞ when nothing is known): interval arithmetic over constants, sums, products,
+    powers and the registry's function ranges (σ ∈ [0, 1], so 1 − σ ≥ 0)."""
+    memo = {} if memo is None else memo
+    got = memo.get(n)
+    if got is not None:
+        return got
+    out = _interval(n, memo)
+    memo[n] = out
+    return out
+
+
+_ANY = (-math.inf, math.inf)
+
+
+def _interval(n: Node, memo: dict[Node, tuple[float, float]]) -> tuple[float, float]:
+    if isinstance(n, Const):
+        return float(n.value), float(n.value)
+    if isinstance(n, DimValue):
+        return 1.0, math.inf
+    if isinstance(n, Pi):
+        return math.pi, math.pi
+    if isinstance(n, (Ones, Identity)):
+        return (1.0, 1.0) if isinstance(n, Ones) else (0.0, 1.0)
+    if isinstance(n, (Compare, Softmax)):
+        return 0.0, 1.0
+    if isinstance(n, Norm):
+        return 0.0, math.inf
+    if isinstance(n, Apply):
+        return n.fn.values if len(n.args) == 1 else _ANY
+    if isinstance(n, (Transpose, Broadcast)):
+        return value_interval(n.arg, memo)
+    if isinstance(n, Add):
+        lo = hi = 0.0
+        for t in n.terms:
+            a, b = value_interval(t, memo)
+            lo, hi = lo + a, hi + b
+        return (-math.inf if math.isnan(lo) else lo), (math.inf if math.isnan(hi) else hi)
+    if isinstance(n, Mul):
+        out = (1.0, 1.0)
+        for f in n.factors:
+            out = _times(out, value_interval(f, memo))
+        return out
+    if isinstance(n, Pow) and isinstance(n.exponent, Const):
+        return _power(value_interval(n.base, memo), n.exponent.value)
+    return _ANY
+
+
+def _times(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """[a] · [b], with 0 · ∞ = 0 (a zero factor stays zero)."""
+    ends = [0.0 if x == 0 or y == 0 else x * y for x in a for y in b]
+    return min(ends), max(ends)
+
+
+def _power(a: tuple[float, float], p: Fraction) -> tuple[float, float]:
+    lo, hi = a
+    if p.denominator == 1 and p.numerator % 2 == 0 and p > 0:  # an even power: |a|ᵖ
+        top = max(abs(lo), abs(hi)) ** p
+        return (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)) ** p), top
+    if lo < 0:
+        return _ANY
+    if p > 0:
+        return lo**p, hi**p
+    if lo == 0:
+        return (0.0 if math.isinf(hi) else hi**p), math.inf
+    return (0.0 if math.isinf(hi) else hi**p), lo**p
 
 
 def _merge_diags(items: list[tuple[Node, Val]]) -> list[tuple[Node, Val]]:

@@ -84,6 +84,9 @@ class Elementwise:
     domain_text: str = "all reals"
     #: the structural function a call with one argument means: max(x) is amax(x)
     alone: str = ""
+    #: an interval holding every value it takes (closed, for sign reasoning: codegen
+    #: writes Xᵀ diag(d) X as BᵀB, B = √d ⊙ X, only where d ≥ 0 is certain)
+    values: tuple[float, float] = (-math.inf, math.inf)
 
     def __repr__(self) -> str:
         return f"<function {self.name}>"
@@ -169,6 +172,7 @@ def _unary(
     numpy_helper: str = "",
     doc: str = "",
     domain_text: str = "all reals",
+    values: tuple[float, float] = (-math.inf, math.inf),
 ) -> Elementwise:
     return Elementwise(
         name=name,
@@ -183,6 +187,7 @@ def _unary(
         numpy_helper=numpy_helper,
         doc=doc,
         domain_text=domain_text,
+        values=values,
     )
 
 
@@ -202,6 +207,7 @@ EXP = register(
         lambda x: _sp().exp(x),
         latex=r"\exp",
         sample=_uniform(-2.0, 2.0),
+        values=(0.0, math.inf),
         doc="exp′(x) = exp(x)",
     )
 )
@@ -220,11 +226,19 @@ LOG = register(
     )
 )
 SIN = register(
-    _unary("sin", lambda x, out: _ap(COS, x), "np.sin({0})", lambda x: _sp().sin(x), latex=r"\sin", doc="sin′ = cos")
+    _unary(
+        "sin", lambda x, out: _ap(COS, x), "np.sin({0})", lambda x: _sp().sin(x), latex=r"\sin", values=(-1.0, 1.0), doc="sin′ = cos"
+    )
 )
 COS = register(
     _unary(
-        "cos", lambda x, out: B.neg(_ap(SIN, x)), "np.cos({0})", lambda x: _sp().cos(x), latex=r"\cos", doc="cos′ = −sin"
+        "cos",
+        lambda x, out: B.neg(_ap(SIN, x)),
+        "np.cos({0})",
+        lambda x: _sp().cos(x),
+        latex=r"\cos",
+        values=(-1.0, 1.0),
+        doc="cos′ = −sin",
     )
 )
 TAN = register(
@@ -247,6 +261,7 @@ TANH = register(
         "np.tanh({0})",
         lambda x: _sp().tanh(x),
         latex=r"\tanh",
+        values=(-1.0, 1.0),
         doc="tanh′(x) = 1 − tanh²(x)",
     )
 )
@@ -254,7 +269,15 @@ SINH = register(
     _unary("sinh", lambda x, out: _ap(COSH, x), "np.sinh({0})", lambda x: _sp().sinh(x), latex=r"\sinh", doc="sinh′ = cosh")
 )
 COSH = register(
-    _unary("cosh", lambda x, out: _ap(SINH, x), "np.cosh({0})", lambda x: _sp().cosh(x), latex=r"\cosh", doc="cosh′ = sinh")
+    _unary(
+        "cosh",
+        lambda x, out: _ap(SINH, x),
+        "np.cosh({0})",
+        lambda x: _sp().cosh(x),
+        latex=r"\cosh",
+        values=(1.0, math.inf),
+        doc="cosh′ = sinh",
+    )
 )
 ARCTAN = register(
     _unary(
@@ -264,6 +287,7 @@ ARCTAN = register(
         lambda x: _sp().atan(x),
         latex=r"\arctan",
         aliases=("atan",),
+        values=(-math.pi / 2, math.pi / 2),
         doc="arctan′(x) = 1/(1 + x²)",
     )
 )
@@ -315,6 +339,7 @@ SIGMOID = register(
             '    with np.errstate(over="ignore"):\n'
             "        return 1.0 / (1.0 + np.exp(-z))\n"
         ),
+        values=(0.0, 1.0),
         doc="σ(x) = 1/(1 + e⁻ˣ); σ′ = σ(1 − σ)",
     )
 )
@@ -325,6 +350,7 @@ RELU = register(
         "np.maximum({0}, 0.0)",
         lambda x: _sp().Max(0, x),
         sample=_away_from_zero(0.1, 2.0),
+        values=(0.0, math.inf),
         doc="relu(x) = max(0, x); relu′(x) = (x > 0), taking 0 at the kink x = 0 as PyTorch does",
     )
 )
@@ -335,6 +361,7 @@ SOFTPLUS = register(
         "softplus({0})",
         lambda x: _sp().log(1 + _sp().exp(x)),
         numpy_helper="def softplus(z):\n    return np.logaddexp(0.0, z)\n",
+        values=(0.0, math.inf),
         doc="softplus(x) = log(1 + eˣ); softplus′ = σ",
     )
 )
@@ -358,6 +385,7 @@ EXPM1 = register(
         "np.expm1({0})",
         lambda x: _sp().exp(x) - 1,
         latex=r"\operatorname{expm1}",
+        values=(-1.0, math.inf),
         doc="expm1(x) = eˣ − 1, accurate near 0; expm1′ = exp",
     )
 )
@@ -375,6 +403,7 @@ ERF = register(
             '    """The error function, entry by entry (NumPy has none; math.erf is the C library\'s)."""\n'
             "    return np.vectorize(math.erf, otypes=[float])(z)\n"
         ),
+        values=(-1.0, 1.0),
         doc="erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt; erf′(x) = 2e^(−x²)/√π",
     )
 )
@@ -388,6 +417,7 @@ SQRT = register(
         latex=r"\sqrt",
         sample=_uniform(0.5, 2.5),
         in_domain=lambda x: x > 0,
+        values=(0.0, math.inf),
         doc="sqrt′(x) = 1/(2√x)",
         domain_text="x > 0",
     )
@@ -400,6 +430,7 @@ SIGN = register(
         lambda x: _sp().sign(x),
         latex=r"\operatorname{sign}",
         sample=_away_from_zero(0.1, 2.0),
+        values=(-1.0, 1.0),
         doc="sign′ = 0 (away from 0)",
     )
 )
@@ -411,6 +442,7 @@ ABS = register(
         lambda x: _sp().Abs(x),
         latex=r"\operatorname{abs}",
         sample=_away_from_zero(0.1, 2.0),
+        values=(0.0, math.inf),
         doc="|x|′ = sign(x), taking 0 at x = 0",
     )
 )
@@ -420,6 +452,7 @@ SQUARE = register(
         lambda x, out: B.mul(B.TWO, x),
         "np.square({0})",
         lambda x: x**2,
+        values=(0.0, math.inf),
         doc="square′(x) = 2x",
     )
 )

@@ -347,7 +347,62 @@ def test_logistic_hessian_source_is_structured_and_shares_the_sigmoid():
     assert "np.diag(" not in src and "np.diagflat(" not in src
     assert src.count("sigmoid(X @ w)") == 1  # computed once, shared by value and Hessian
     assert re.search(r"^    t1 = sigmoid\(X @ w\)$", src, re.M)
-    assert "X.T @ (" in src
+    assert "hess = gram(X, t1 * t2)" in src  # Xᵀ diag(σ(1 − σ)) X as BᵀB (see the gram tests)
+
+
+def test_value_interval_knows_the_signs_the_registry_gives():
+    from matcalc.codegen import value_interval
+
+    def lo(expr: str) -> float:
+        return value_interval(matcalc.check(expr, {"x": "n", "y": "n"}).expr)[0]
+
+    assert value_interval(matcalc.check("1 - sigmoid(x)", {"x": "n"}).expr) == (0.0, 1.0)
+    assert lo("y**2 * sigmoid(x) * (1 - sigmoid(x))") == 0.0  # the logistic Hessian's weights
+    assert lo("1 - tanh(x)**2") == 0.0  # log cosh's
+    assert lo("exp(-x) / (1 + x**2)") == 0.0
+    assert lo("sqrt(x) * relu(y) + 2") == 2.0
+    assert lo("(x > 0) * 2") == 0.0
+    # nothing known: a variable, an odd power, a difference, a function of unknown sign
+    for expr in ("x", "x**3", "1 - sigmoid(x) - sigmoid(y)", "sigmoid(x) - 0.5", "log(sigmoid(x))", "y * exp(x)", "1 - x**2"):
+        assert lo(expr) < 0, expr
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_weighted_gram_products_use_the_symmetric_form_only_for_certain_signs(backend):
+    """Xᵀ diag(d) X is written gram(X, d) = BᵀB, B = √d ⊙ X (BLAS's syrk: half the work) only
+    where d ≥ 0 is certain; the value is the plain product's either way."""
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(11)
+    X, w, y = rng.normal(size=(7, 4)), rng.normal(size=4), rng.choice([-1.0, 1.0], size=7)
+    cases = [
+        ("sum(log(1 + exp(-y*(X@w))))", True),  # y² σ(1 − σ)
+        ("sum(log(cosh(X@w)))", True),  # 1 − tanh²
+        ("sum(relu(X@w)**2)", True),  # 2 (Xw > 0), a comparison
+        ("sum(exp(X@w)) + 0.5*norm(w)**2", True),
+        ("sum((X@w)**3)", False),  # 6 Xw: either sign
+        ("norm(tanh(X@w) - y)**2", False),  # (1 − tanh²)(1 + 2y tanh − 3 tanh²): either sign
+    ]
+    for expr, symmetric in cases:
+        d = matcalc.diff(expr, "w", shapes={"X": "m x n", "w": "n", "y": "m"}, order=2)
+        src = generate(d, backend=backend)
+        assert ("gram(X, " in src) == symmetric, (expr, src)
+        args = {k: v for k, v in {"X": X, "w": w, "y": y}.items() if k in d.variables}
+        want = d.to_function()(**args)  # matcalc's own evaluator: the plain product
+        fn = compile_function(d, backend=backend)
+        if backend == "torch":
+            import torch
+
+            got = fn(**{k: torch.as_tensor(v) for k, v in args.items()}).detach().numpy()
+        else:
+            got = np.asarray(fn(**args))
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=expr)
+        if symmetric:
+            assert np.array_equal(got, got.T)
 
 
 def test_two_layer_net_by_hand():

@@ -106,6 +106,20 @@ def test_sampler_stays_inside_the_domain(entry: registry.Elementwise) -> None:
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=ids(ENTRIES))
+def test_declared_values_hold_every_value(entry: registry.Elementwise) -> None:
+    """``values`` (codegen's sign reasoning trusts it) holds the function's NumPy values,
+    at its domain samples and, for a function of all reals, far out to ±50."""
+    lo, hi = entry.values
+    pts = [sample(entry, (500,), seed) for seed in range(entry.arity)]
+    if entry.in_domain is None and entry.arity == 1:
+        pts = [np.concatenate([pts[0], np.linspace(-50, 50, 2001), [0.0, -0.0]])]
+    with np.errstate(all="ignore"):
+        vals = np.asarray(numpy_function(entry)(*pts), dtype=float)
+    vals = vals[np.isfinite(vals)]
+    assert np.all((vals >= lo) & (vals <= hi)), f"{entry.name}: values outside {entry.values}: {vals[(vals < lo) | (vals > hi)][:5]}"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=ids(ENTRIES))
 def test_sympy_form_agrees_with_numpy_form(entry: registry.Elementwise) -> None:
     pts = [sample(entry, (40,), seed) for seed in range(entry.arity)]
     want = numpy_function(entry)(*pts)
