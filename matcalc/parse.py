@@ -46,6 +46,7 @@ _TOKEN_WORDS = {
     "INVERSE_MARK": "'⁻¹'",
     "MODULE_NAME": "a name",
     "MODULE_PI": "a name",  # np.exp: a function's name, for the reader
+    "LOG_BAR": "a name",  # log|Σ|
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -201,10 +202,16 @@ class _Builder:
         return S.Call("norm", (inner,), (), bar.pos)
 
     def abs_bars(self, args):
-        """|a| is the absolute value of a scalar; of a vector or matrix the bars are
-        refused by the shape check (|X| is det(X) in many texts, |x| a norm in others)."""
+        """|a| is the absolute value of a scalar and |X| the determinant of a square
+        matrix (the shape check decides, with a note); of a vector the bars are refused
+        (|x| is a norm in some texts, the entries' absolute values in others)."""
         bar, inner, _ = args
         return S.Call("|·|", (inner,), (), bar.pos)
+
+    def log_bars(self, args):
+        """log|Σ| (and ln|Σ|) is log of |Σ|, as Bishop and Murphy write the log-determinant."""
+        tok, inner, _ = args
+        return S.Call("log", (S.Call("|·|", (inner,), (), tok.pos),), (), tok.pos)
 
     def whole(self, args):
         return S.Name(":", 0)

@@ -1243,17 +1243,24 @@ def _build_linear(ck: Checker, call: S.Call) -> Node:
     return ck.node(out if b is None or (isinstance(b, at.S.Name) and b.id == "None") else at.op("add", out, b))
 
 
-@_structural("|·|", "|a|", "the absolute value of a scalar, as texts write it (for a vector or matrix: abs, norm or det)")
+@_structural(
+    "|·|", "|a|, |X|", "the absolute value of a scalar; of a square matrix its determinant, as statistics texts write log|Σ| (a vector's is refused)"
+)
 def _build_bars(ck: Checker, call: S.Call) -> Node:
     (a,) = ck.args(call, 1)
     s = ck.node(a).shape
     if s.is_scalar:
         return ck.node(_At(call).fn("abs", a))
     if s.is_matrix:
-        meaning = "write det(X) for the determinant, abs(X) for the entries' absolute values"
-    else:
-        meaning = "write norm(x) for the length, abs(x) for the entries' absolute values"
-    raise ck.error(f"|…| of a {'matrix' if s.is_matrix else 'vector'} means different things in different texts: {meaning}", call)
+        # Bishop's and Murphy's log|Σ|: a matrix's entries in bars are rarer than its determinant
+        from .printing.source import unparse
+
+        what = unparse(a, ck.syntax)
+        note = f"|{what}| is read as det({what}), as statistics texts write it; for the entries' absolute values write abs({what})"
+        if note not in ck.size_notes:
+            ck.size_notes.append(note)
+        return ck.node(_At(call).fn("det", a))
+    raise ck.error("|…| of a vector means different things in different texts: write norm(x) for the length, abs(x) for the entries' absolute values", call)
 
 
 @_structural("softmin", "softmin(z), softmin(Z, axis)", "softmax(−z): of a vector, or of each row (or, axis 0, column) of a matrix (PyTorch's F.softmin)")

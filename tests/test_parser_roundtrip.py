@@ -109,16 +109,24 @@ def test_torch_keywords_dim_and_keepdim_are_axis_and_keepdims() -> None:
     assert a.text == b.text == "𝟙𝟙ᵀ"
 
 
-def test_bars_are_the_absolute_value_of_a_scalar_only() -> None:
+def test_bars_are_a_scalars_absolute_value_and_a_matrixs_determinant() -> None:
     import matcalc
     from matcalc.errors import ShapeError
 
     assert matcalc.diff("|a - b|^3", "a").text == matcalc.diff("abs(a - b)^3", "a").text
     assert matcalc.diff("X^{-1}", "X", syntax="matlab").text == matcalc.diff("inv(X)", "X").text
-    # |X| is det(X) in Bishop and Magnus, |x| a norm in some texts: not guessed
-    for expr, advice in (("|X|", "det(X)"), ("sum(|x|)", "norm(x)")):
-        with pytest.raises(ShapeError, match=r"means different things.*" + re.escape(advice)):
-            matcalc.diff(expr, "X" if "X" in expr else "x")
+    # |Σ| is det(Σ) in Bishop, Murphy and Magnus, and log|Σ| their log-determinant; a note says so
+    for expr, plain in (("|X|", "det(X)"), ("log|S|", "log(det(S))"), ("ln |S| + 1", "log(det(S)) + 1"), ("log(|A@S|)", "log(det(A@S))")):
+        d = matcalc.diff(expr, "S" if "S" in expr else "X")
+        assert d.text == matcalc.diff(plain, "S" if "S" in expr else "X").text, expr
+        assert any("is read as det(" in n for n in d.notes), expr
+        assert d.check().passed
+    assert matcalc.diff("-0.5*log|Sigma| - 0.5*x'@inv(Sigma)@x", "Sigma").text == "(Σ⁻ᵀxxᵀ − I)Σ⁻ᵀ/2"
+    # |x| is a norm in some texts, the entries' absolute values in others: not guessed
+    with pytest.raises(ShapeError, match=r"means different things.*" + re.escape("norm(x)")):
+        matcalc.diff("sum(|x|)", "x")
+    with pytest.raises(ShapeError, match="square"):
+        matcalc.diff("|X|", "X", shapes={"X": "m x n"})
 
 
 def test_a_method_name_cannot_start_with_a_superscript() -> None:
