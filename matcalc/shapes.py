@@ -385,6 +385,23 @@ class Checker:
         self.vars[v.name] = Var(v.name, Shape(self.fresh(), ONE))
         return self.vars[v.name]
 
+    def _bias(self, n: Node, ast: S.Expr, other: Node, other_ast: S.Expr) -> Node:
+        """NumPy or PyTorch code's X @ W + b: a once-used undeclared a–g name added to a
+        matrix product (a layer's pre-activation) is the layer's bias, a 1-D array with one
+        entry per column, as such code always means it (X @ w + b, one column, keeps b a
+        scalar: logistic regression's intercept)."""
+        if not (isinstance(ast, S.Name) and self._soft_scalar(n)):
+            return n
+        if not (isinstance(other_ast, S.BinOp) and other_ast.op == "matmul"):
+            return n
+        s = self.shape(other)
+        if s.rows.is_one or s.cols.is_one:
+            return n
+        note = f"{ast.id} is the bias added to each row of a matrix product, a vector as NumPy code means it; for a scalar: --shape \"{ast.id}: scalar\""
+        if note not in self.size_notes:
+            self.size_notes.append(note)
+        return self._as_vector(n)  # (NumPy code's vectors beside a matrix are rows: see vectors_along_rows)
+
     def _note_scalar_sum(self, a: Node, b: Node) -> None:
         """Remember a name that is a scalar only by the naming convention and is added to
         a vector (A@x − b): the user may have meant a vector, and is told how to say so."""
@@ -798,6 +815,8 @@ class Checker:
             return self.elementwise_power(a, b, e, e.left, e.right)
         word = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}[op]
         if op in ("add", "sub"):
+            if self.numpy_code:
+                a, b = self._bias(a, e.left, b, e.right), self._bias(b, e.right, a, e.left)
             self._note_scalar_sum(a, b)
             a, b = self.broadcast_args([a, b], [e.left, e.right], e, word, keep_scalars=False)
             return B.add(a, B.neg(b)) if op == "sub" else B.add(a, b)

@@ -389,6 +389,28 @@ def test_matlab_right_of_matrix_hint_yields_to_the_scalar_objective_and_says_whi
     assert d.text == "aI/n" and d.variables["n"].shape.is_scalar
 
 
+def test_pasted_numpy_code_adds_a_bias_vector_to_a_layers_matrix_product():
+    import numpy as np
+
+    # X @ W + b in NumPy or PyTorch code is a layer: b is one entry per column, broadcast over
+    # the rows; it was the a–g scalar, so ∂/∂b summed every entry and no note said so
+    d = matcalc.diff("np.sum((X @ W + b - Y)**2)", "b")
+    assert {k: str(v.shape) for k, v in d.variables.items()} == {"X": "m×n", "W": "n×q", "b": "q", "Y": "m×q"}
+    assert any(n.startswith("b is the bias added to each row") for n in d.notes)
+    rng = np.random.default_rng(2)
+    X, W, b, Y = rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(5, 4))
+    np.testing.assert_allclose(d.to_function()(X=X, W=W, b=b, Y=Y), 2 * (X @ W + b - Y).sum(axis=0))
+    assert d.check().passed
+    d = matcalc.diff("torch.sum(F.relu(X @ W.T + b))", "b")
+    assert d.variables["b"].shape.cols.is_one and not d.variables["b"].shape.is_scalar
+    # one column (X @ w + b): logistic regression's intercept stays a scalar, with its note
+    d = matcalc.diff("np.sum(np.log(1 + np.exp(-y * (X @ w + b))))", "b")
+    assert d.variables["b"].shape.is_scalar
+    # mathematics (no NumPy code) keeps the convention; a declaration decides either way
+    assert matcalc.diff("sum((X @ W + b - Y)**2)", "b").variables["b"].shape.is_scalar
+    assert matcalc.diff("np.sum((X @ W + b - Y)**2)", "b", shapes={"b": "scalar"}).text == "2 sum(XW + b𝟙𝟙ᵀ − Y)"
+
+
 def test_a_size_given_to_eye_or_ones_is_that_size_where_it_is_a_number_too():
     # QA find (Bishop's evidence, 3.86): M in eye(M) and in M/2*log(alpha) was a matrix
     # variable, so the objective was a matrix and its "gradient" a Jacobian
