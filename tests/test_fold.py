@@ -72,3 +72,31 @@ def test_a_sum_over_another_count_is_not_a_mean():
     """sum(x)/m for x of length n stays a sum: only N = the number of entries folds."""
     d = matcalc.diff("a*sum(x)/dim(m)", "a", shapes={"x": "n"})
     assert "mean" not in d.text
+
+
+TRANSPOSED_SUMS = [
+    # a layer's bias gradient: the simplifier's WᵀXᵀ + b𝟙ᵀ − Yᵀ is printed as one transpose
+    ("np.sum((X @ W + b - Y)**2)", "b", "2((XW + 𝟙bᵀ − Y)ᵀ𝟙)"),
+    ("-(Y * F.log_softmax(X @ W + b, dim=1)).sum()", "b", "(((Y𝟙)𝟙ᵀ) ⊙ softmax(XW + 𝟙bᵀ) − Y)ᵀ𝟙"),
+    ("0.5*np.sum((np.tanh(X @ W1 + b1) @ W2 + b2 - Y)**2)", "b1", None),
+    # nothing gained: left as the simplifier wrote it
+    ("tr(X'@A@X)", "X", "(A + Aᵀ)X"),
+    ("sum((A@X + X'@B) * C)", "X", None),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,text", TRANSPOSED_SUMS, ids=[c[0] for c in TRANSPOSED_SUMS])
+@pytest.mark.parametrize("syntax", ["numpy", "matlab"])
+def test_a_sum_of_transposes_prints_as_one_and_parses_back_to_the_same_value(expr, wrt, text, syntax):
+    d = matcalc.diff(expr, wrt)
+    if text is not None:
+        assert d.text == text
+    variables = {**d.checked.variables, d.wrt.name: d.wrt}
+    shapes = {k: (str(v.shape.rows), str(v.shape.cols)) for k, v in variables.items()}
+    again = matcalc.check(d.ascii(syntax), shapes, syntax)
+    res = numeric_check(d)
+    assert res.ok, res.first_mismatch()
+    want = evaluate(d.node, variables, res.point, res.sizes)
+    got = evaluate(again.expr, again.variables, res.point, res.sizes)
+    assert np.allclose(got.reshape(want.shape), want), (d.ascii(syntax), got, want)
+    assert d.latex()  # and LaTeX prints it

@@ -1,4 +1,5 @@
-"""Names the printers fold back: sum(x)/n is mean(x), Σ(x − mean x)²/n is var(x).
+"""Names the printers fold back: sum(x)/n is mean(x), Σ(x − mean x)²/n is var(x); and
+WᵀXᵀ + b𝟙ᵀ − Yᵀ is (XW + 𝟙bᵀ − Y)ᵀ.
 
 The engine builds mean, var and std out of sums (:mod:`matcalc.registry`), so that every
 differentiation and simplification rule sees plain sums and dimensions; a reader wants
@@ -13,7 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..dims import ONE, SCALAR, Dim, Shape
-from ..nodes import Add, Apply, Broadcast, Const, DimValue, MatMul, Mul, Node, Ones, Pow, Sum, Transpose, node
+from ..nodes import Add, Apply, Broadcast, Compare, Const, Diag, DimValue, Identity, MatMul, Mul, Node, Ones, Pow, Sum, Transpose, Var, node
 from ..registry import SQRT
 
 
@@ -34,7 +35,10 @@ class Statistic(Node):
 
 
 def folded(n: Node) -> Node | None:
-    """What a printer shows for ``n`` when it is a statistic (or holds one as a factor), else ``None``."""
+    """What a printer shows for ``n`` when it is a statistic (or holds one as a factor) or
+    a sum of transposes better written as one (:func:`fold_transposes`), else ``None``."""
+    if type(n) is Add:
+        return fold_transposes(n)
     if type(n) is Mul:
         return fold_statistics(n)
     if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:
@@ -159,3 +163,52 @@ def _transposed(a: Node, b: Node) -> bool:
         return B.mul(*(B.transpose(f) for f in n.factors)) if isinstance(n, Mul) else B.transpose(n)
 
     return isinstance(a, Add) and isinstance(b, Add) and {t(x) for x in b.terms} == set(a.terms)
+
+
+# ---------------------------------------------------------------- (A + B)ᵀ
+
+
+def fold_transposes(n: Add) -> Node | None:
+    """(XW + 𝟙bᵀ − Y)ᵀ for WᵀXᵀ + b𝟙ᵀ − Yᵀ: the simplifier pushes every transpose down to
+    the leaves (its rules match one form), which a bias gradient pays for with a mark on
+    nearly every factor.  Folded when that writes fewer marks, counting the outer one."""
+    if n.shape.is_scalar or n.shape.rows.is_one or n.shape.cols.is_one:
+        return None  # a vector's sum is no clearer as a transposed row
+    flipped = [_flip(t) for t in n.terms]
+    if sum(map(_marks, flipped)) + 1 >= sum(map(_marks, n.terms)):
+        return None
+    return Transpose(Add(tuple(flipped)))
+
+
+def _flip(n: Node) -> Node:
+    """A node whose transpose is ``n``, written with as few transposes as the rules allow."""
+    from .. import build as B
+
+    if n.shape.is_scalar:
+        return n
+    if isinstance(n, Transpose):
+        return n.arg
+    if isinstance(n, (Ones, Identity)) or (isinstance(n, Var) and n.symmetric):
+        return B.transpose(n)
+    if isinstance(n, Diag):
+        return n
+    if isinstance(n, MatMul):
+        return MatMul(tuple(_flip(f) for f in reversed(n.factors)))
+    if isinstance(n, Mul):
+        return Mul(tuple(_flip(f) for f in n.factors))
+    if isinstance(n, Broadcast):
+        return Broadcast(_flip(n.arg), n.target.T)
+    if isinstance(n, Sum) and n.axis is not None:  # (𝟙ᵀA)ᵀ = Aᵀ𝟙
+        return Sum(_flip(n.arg), 1 - n.axis)
+    if isinstance(n, Apply):
+        return Apply(n.fn, tuple(_flip(a) for a in n.args))
+    if isinstance(n, Pow) and n.exponent.shape.is_scalar:
+        return Pow(_flip(n.base), n.exponent)
+    if isinstance(n, Compare):
+        return Compare(n.op, _flip(n.left), _flip(n.right))
+    return Transpose(n)
+
+
+def _marks(n: Node) -> int:
+    """Transposes written in ``n`` (as a tree: a repeated part counts each time)."""
+    return int(isinstance(n, Transpose)) + sum(_marks(c) for c in n.children)
