@@ -208,7 +208,7 @@ NOT_VALUES = {
 def conventional_kind(name: str) -> str:
     """scalar / vector / matrix by the first letter (Greek names are scalars)."""
     stem = re.match(r"[^\W\d_]*", name.lstrip("_")).group(0)
-    if stem.lower() in GREEK and (stem.islower() or stem == "Lambda"):
+    if stem.lower() in GREEK and stem.islower():
         return "scalar"
     if stem.lower() in GREEK and stem[0].isupper():
         return "matrix"

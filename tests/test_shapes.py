@@ -389,6 +389,15 @@ def test_matlab_right_of_matrix_hint_yields_to_the_scalar_objective_and_says_whi
     assert d.text == "aI/n" and d.variables["n"].shape.is_scalar
 
 
+def test_capitalised_greek_names_are_matrices_lambda_too():
+    # QA find: Lambda alone was a scalar, so x'@Lambda@x (Bishop's precision matrix) was a
+    # Jacobian and 0.5*logdet(Lambda) was refused
+    assert matcalc.diff("x'@Lambda@x", "x").text == "(Λ + Λᵀ)x"
+    d = matcalc.diff("1/2*log(det(Lambda)) - 1/2*(x - m)'*Lambda*(x - m)", "Lambda", syntax="matlab")
+    assert d.text == "(Λ⁻ᵀ − (x − m)(xᵀ − mᵀ))/2" and d.check().passed
+    assert matcalc.shape("lambda*x")["lambda"] == "scalar"
+
+
 def test_pasted_numpy_code_adds_a_bias_vector_to_a_layers_matrix_product():
     import numpy as np
 

@@ -39,6 +39,10 @@ def folded(n: Node) -> Node | None:
     a sum of transposes better written as one (:func:`fold_transposes`), else ``None``."""
     if type(n) is Add:
         return fold_transposes(n)
+    if type(n) is Transpose and type(n.arg) is Add:
+        # (Σ tᵢ)ᵀ whose sum folds to (Σ uᵢ)ᵀ: the two marks cancel (never print ᵀᵀ)
+        inner = fold_transposes(n.arg)
+        return inner.arg if isinstance(inner, Transpose) else None
     if type(n) is Mul:
         return fold_statistics(n)
     if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:

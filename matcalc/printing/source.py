@@ -34,6 +34,9 @@ def _go(e: S.Expr, d: str) -> tuple[str, int]:
         return e.id, ATOM
     if isinstance(e, S.String):
         return f"'{e.value}'", ATOM
+    if isinstance(e, S.Call) and e.func == "|·|" and len(e.args) == 1 and not e.keywords:
+        inner = _go(e.args[0], d)[0]  # |a|, as written (||…|| would read as a norm)
+        return (f"|({inner})|" if inner.startswith("|") or inner.endswith("|") else f"|{inner}|"), ATOM
     if isinstance(e, S.Call):
         parts = [_go(a, d)[0] for a in e.args] + [f"{k}={_go(v, d)[0]}" for k, v in e.keywords]
         return f"{e.func}({', '.join(parts)})", ATOM
