@@ -537,6 +537,26 @@ def _keepdims(ck: Checker, ast: S.Expr | None) -> bool:
     raise ck.arg_error("keepdims is True or False", ast)
 
 
+def _whole(ck: Checker, call: S.Call, shape: Shape, axis: S.Expr | None) -> S.Expr | None:
+    """The axis argument of a reduction, None for all entries (MATLAB's 'all' too).  In the
+    matlab dialect a reduction of a matrix without one takes all entries, as
+    matrixcalculus.org reads it, where MATLAB takes each column's: a note says so."""
+    from .syntax import String
+
+    if isinstance(axis, String) and axis.value == "all":
+        return None
+    name = call.func
+    if axis is None and ck.syntax == "matlab" and shape.is_matrix and name != "sum" and ck.source[call.pos : call.pos + len(name)] == name:
+        # (sum's reading is the documented one; var's own mean(X) is not the user's)
+        columns = {"mean": "mean(X, 1)", "var": "var(X, 0, 1)", "std": "std(X, 0, 1)"}.get(name)
+        note = f"{name}(…) of a matrix takes all its entries here, as {name}(X, 'all'); MATLAB's takes each column's" + (
+            f": write {columns} for those" if columns else ""
+        )
+        if note not in ck.size_notes:
+            ck.size_notes.append(note)
+    return axis
+
+
 def _reduced(ck: Checker, call: S.Call, out: Node, keep: bool) -> Node:
     """A reduction's result: NumPy's 1-D array (a column, marked so that broadcasting
     treats it as NumPy does) unless keepdims holds the orientation."""
@@ -551,6 +571,7 @@ def _reduced(ck: Checker, call: S.Call, out: Node, keep: bool) -> Node:
 def _build_sum(ck: Checker, call: S.Call) -> Node:
     x, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
     node = ck.node(x)
+    axis = _whole(ck, call, node.shape, axis)
     if axis is None:
         if keepdims is not None:
             raise ck.arg_error("keepdims needs an axis here (the sum of all entries is a scalar)", keepdims)
@@ -598,6 +619,7 @@ def _extremum(op: str):
         x, axis, keepdims = ck.args(call, 1, optional=("axis", "keepdims"))
         node = ck.node(x)
         s = node.shape
+        axis = _whole(ck, call, s, axis)
         if axis is None:
             if keepdims is not None:
                 raise ck.arg_error(f"keepdims needs an axis here (the {op} of all entries is a scalar)", keepdims)
@@ -646,6 +668,7 @@ def _build_mean(ck: Checker, call: S.Call) -> Node:
     node = ck.node(x)
     s = node.shape
     keep = True
+    axis = _whole(ck, call, s, axis)
     if axis is None:
         if keepdims is not None:
             raise ck.arg_error("keepdims needs an axis here (the mean of all entries is a scalar)", keepdims)
@@ -663,11 +686,13 @@ def _build_mean(ck: Checker, call: S.Call) -> Node:
 def _deviation_sum(ck: Checker, call: S.Call) -> tuple[Node, bool]:
     """Σ (x − mean)² / (N − ddof) for var and std, over all entries or along an axis, and
     whether the result keeps its dimensions (else it is NumPy's 1-D array)."""
-    from .syntax import Call, Name, Number
+    from .syntax import Call, Name, Number, String
 
     if ck.syntax == "matlab":
         # MATLAB's var(A, w, dim): w = 0 (the default) normalises by N − 1, w = 1 by N
         x, w, axis = ck.args(call, 1, optional=("w", "dim"))
+        if isinstance(w, String) and w.value == "all":  # var(X, 'all')
+            w, axis = None, w
         ddof_ast = keepdims = unbiased = None
         ddof = 1 - (ck.int_arg(w, (0, 1)) if w is not None else 0)
     else:
@@ -686,6 +711,7 @@ def _deviation_sum(ck: Checker, call: S.Call) -> tuple[Node, bool]:
         if not (isinstance(unbiased, Name) and unbiased.id in ("True", "False")):
             raise ck.arg_error("unbiased is True or False", unbiased)
         ddof = int(unbiased.id == "True")
+    axis = _whole(ck, call, ck.node(x).shape, axis)
     at = _At(call)
     kw: tuple = () if axis is None else (("axis", axis),)
     centre = Call("mean", (x,), (*kw, ("keepdims", Name("True", call.pos))) if kw else (), call.pos)
@@ -757,9 +783,10 @@ def _square(ck: Checker, call: S.Call, what: str) -> Node:
 @_structural("prod", "prod(X)", "the product of all entries (its derivative prod(X)/X holds where no entry is 0)")
 def _build_prod(ck: Checker, call: S.Call) -> Node:
     x_ast, axis = ck.args(call, 1, optional=("axis",))
+    x = ck.node(x_ast)
+    axis = _whole(ck, call, x.shape, axis)
     if axis is not None:
         raise ck.unsupported("prod along an axis is not part of the language; prod(X) multiplies all entries", axis)
-    x = ck.node(x_ast)
     return x if x.shape.is_scalar else Prod(x)
 
 

@@ -775,7 +775,8 @@ class Checker:
         return self.apply(entry, e)
 
     def apply(self, fn: Elementwise, call: S.Call) -> Node:
-        if fn.alone and len(call.args) == 1:
+        if fn.alone and (len(call.args) == 1 or (len(call.args) == 2 and isinstance(call.args[1], S.String) and call.args[1].value == "all")):
+            # max(X) and MATLAB's max(X, 'all'): the largest entry
             entry = lookup(fn.alone)
             assert isinstance(entry, Structural)
             return entry.build(self, call)

@@ -389,6 +389,31 @@ def test_matlab_right_of_matrix_hint_yields_to_the_scalar_objective_and_says_whi
     assert d.text == "aI/n" and d.variables["n"].shape.is_scalar
 
 
+def test_matlab_reductions_of_a_matrix_say_they_take_all_entries():
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+
+    # QA find: MATLAB's mean(X) is each column's mean; matcalc's (matrixcalculus.org's)
+    # takes all entries, and nothing said so
+    d = matcalc.diff("sum(sum((X - mean(X)).^2))", "X", syntax="matlab")
+    assert any(n.startswith("mean(…) of a matrix takes all its entries") and "mean(X, 1)" in n for n in d.notes)
+    for expr in ("sum(var(X))", "sum(std(X))", "prod(X)", "max(X)"):
+        name = expr.split("(")[1] if expr.startswith("sum(") else expr.split("(")[0]
+        assert any(n.startswith(f"{name}(…) of a matrix") for n in matcalc.diff(expr, "X", syntax="matlab").notes), expr
+    # no note where MATLAB agrees (a vector, sum's documented reading, an explicit axis or 'all')
+    for expr in ("mean(x)", "sum(sum(X))", "sum(mean(X, 1))", "mean(X, 'all')", "sum(var(X, 0, 1))", "var(X, 1, 'all')"):
+        assert not any("takes all its entries" in n for n in matcalc.diff(expr, "X" if "X" in expr else "x", syntax="matlab").notes), expr
+    # MATLAB's 'all' is all entries, for every reduction
+    X = np.arange(6.0).reshape(2, 3) ** 1.5
+    for expr, value in (("sum(X, 'all')", X.sum()), ("mean(X, 'all')", X.mean()), ("max(X, 'all')", X.max()),
+                        ("var(X, 'all')", X.var(ddof=1)), ("var(X, 1, 'all')", X.var()), ("std(X, 'all')", X.std(ddof=1))):
+        d = matcalc.diff(expr, "X", syntax="matlab")
+        assert d.check().passed, expr
+        v = evaluate(d.checked.expr, d.checked.variables, {"X": X}, {})
+        assert np.isclose(float(np.asarray(v).ravel()[0]), value), (expr, v, value)
+
+
 def test_capitalised_greek_names_are_matrices_lambda_too():
     # QA find: Lambda alone was a scalar, so x'@Lambda@x (Bishop's precision matrix) was a
     # Jacobian and 0.5*logdet(Lambda) was refused
