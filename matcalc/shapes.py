@@ -423,6 +423,30 @@ class Checker:
             ):
                 self.scalar_sums.setdefault(n.name, s.cols if s.rows.is_one else s.rows)
 
+    def _latex_matrix_power(self, e: S.BinOp, a: Node) -> bool:
+        """Σ^{-1}, X^{2}, or Σ^-1 beside x^T (T a transpose): in the numpy dialect ^ is an
+        elementwise power, but written the LaTeX way it is the paper's matrix power or
+        inverse, as ^T is its transpose (a square matrix and a whole exponent only)."""
+        if self.syntax != "numpy" or self.source[e.pos : e.pos + 1] != "^":
+            return False
+        braced = self.source[e.pos + 1 :].lstrip().startswith("{")
+        if not (braced or self.caret_t_is_transpose):
+            return False
+        s = self.shape(a)
+        k = e.right.operand if isinstance(e.right, S.Neg) else e.right
+        if s.rows.is_one or s.cols.is_one or not (isinstance(k, S.Number) and k.value.denominator == 1):
+            return False
+        if s.rows != s.cols:
+            try:
+                self.solver.unify(s.rows, s.cols)  # an undeclared X: square, as its power needs
+            except DimMismatch:
+                return False
+        text = unparse(e, self.syntax).replace("**", "^")
+        note = f"{text} is read as a matrix power (LaTeX notation{', as ^T is a transpose' if not braced else ''}); for the elementwise power write **"
+        if note not in self.size_notes:
+            self.size_notes.append(note)
+        return True
+
     def _note_dialect_trap(self, e: S.BinOp, a: Node, b: Node) -> None:
         """Remember X^k and x'*y in the numpy dialect: elementwise there, a matrix power and
         an inner product to a reader of mathematics (and in the matlab dialect)."""
@@ -812,6 +836,8 @@ class Checker:
         if op == "mpow":
             return self.matrix_power(a, e.right, e)
         if op == "pow":
+            if self._latex_matrix_power(e, a):
+                return self.matrix_power(a, e.right, e)
             self._note_dialect_trap(e, a, b)
             return self.elementwise_power(a, b, e, e.left, e.right)
         word = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}[op]

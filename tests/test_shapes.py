@@ -414,6 +414,21 @@ def test_matlab_reductions_of_a_matrix_say_they_take_all_entries():
         assert np.isclose(float(np.asarray(v).ravel()[0]), value), (expr, v, value)
 
 
+def test_latex_written_powers_of_a_matrix_are_matrix_powers_in_the_numpy_dialect():
+    # QA find: Σ^{-1} beside log|Σ| and x^T was an elementwise reciprocal (with a note),
+    # so a Gaussian written as in a paper was a mix of two readings
+    expr = "-0.5*log|Sigma| - 0.5*(x-m)^T@Sigma^{-1}@(x-m)"
+    d = matcalc.diff(expr, "m")
+    assert d.text == "(Σ⁻¹ + Σ⁻ᵀ)(x − m)/2" and d.check().passed
+    assert any("read as a matrix power" in n for n in d.notes)
+    assert matcalc.diff("tr(X^{2})", "X").text == "2Xᵀ"
+    assert matcalc.diff("x^T@A^-1@x", "A").text == "−A⁻ᵀxxᵀA⁻ᵀ"  # ^T says LaTeX as well
+    # otherwise ^ stays NumPy's elementwise power (with its note), as do vectors and non-square matrices
+    assert matcalc.diff("A^-1", "A").text == "−diag(vec(1/A²))"
+    assert matcalc.diff("x^{2}", "x").text == "2 diag(x)"
+    assert matcalc.diff("sum(X^{2})", "X", shapes={"X": "m x n"}).text == "2X"
+
+
 def test_capitalised_greek_names_are_matrices_lambda_too():
     # QA find: Lambda alone was a scalar, so x'@Lambda@x (Bishop's precision matrix) was a
     # Jacobian and 0.5*logdet(Lambda) was refused

@@ -39,10 +39,15 @@ def folded(n: Node) -> Node | None:
     a sum of transposes better written as one (:func:`fold_transposes`), else ``None``."""
     if type(n) is Add:
         return fold_transposes(n)
-    if type(n) is Transpose and type(n.arg) is Add:
-        # (Σ tᵢ)ᵀ whose sum folds to (Σ uᵢ)ᵀ: the two marks cancel (never print ᵀᵀ)
-        inner = fold_transposes(n.arg)
-        return inner.arg if isinstance(inner, Transpose) else None
+    if type(n) is Transpose and type(n.arg) is Add and not n.shape.is_scalar:
+        # (Σ tᵢ)ᵀ as Σ tᵢᵀ where that writes fewer marks; and never ᵀᵀ, a transposed sum that folds
+        flipped = Add(tuple(_flip(t) for t in n.arg.terms))
+        if _marks(flipped) < _marks(n) and fold_transposes(flipped) is None:  # (which would fold it back)
+            return flipped
+    return None if type(n) is Transpose else _folded_product(n)
+
+
+def _folded_product(n: Node) -> Node | None:
     if type(n) is Mul:
         return fold_statistics(n)
     if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:
@@ -179,8 +184,8 @@ def fold_transposes(n: Add) -> Node | None:
     if n.shape.is_scalar or n.shape.rows.is_one or n.shape.cols.is_one:
         return None  # a vector's sum is no clearer as a transposed row
     flipped = [_flip(t) for t in n.terms]
-    if sum(map(_marks, flipped)) + 1 >= sum(map(_marks, n.terms)):
-        return None
+    if sum(map(_marks, flipped)) + 1 > sum(map(_marks, n.terms)) - 2:
+        return None  # (a mark or two saved is not worth the reader's unfolding: Xᵀ𝟙𝟙ᵀ + 𝟙𝟙ᵀXᵀ stays)
     return Transpose(Add(tuple(flipped)))
 
 
@@ -214,5 +219,11 @@ def _flip(n: Node) -> Node:
 
 
 def _marks(n: Node) -> int:
-    """Transposes written in ``n`` (as a tree: a repeated part counts each time)."""
-    return int(isinstance(n, Transpose)) + sum(_marks(c) for c in n.children)
+    """Transposes written in ``n``, 𝟙ᵀ included (as a tree: a repeated part counts each time)."""
+    own = (
+        isinstance(n, Transpose)
+        or (isinstance(n, Ones) and n.shape.rows.is_one and not n.shape.cols.is_one)
+        or (isinstance(n, Broadcast) and n.arg.shape.cols.is_one and not n.shape.cols.is_one)  # b𝟙ᵀ
+        or (isinstance(n, Sum) and n.axis == 0)  # 𝟙ᵀA
+    )
+    return int(own) + sum(_marks(c) for c in n.children)
