@@ -47,6 +47,7 @@ _TOKEN_WORDS = {
     "MODULE_NAME": "a name",
     "MODULE_PI": "a name",  # np.exp: a function's name, for the reader
     "LOG_BAR": "a name",  # log|Σ|
+    "NORM_SUB": "a norm's subscript (_2)",
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -197,9 +198,20 @@ class _Builder:
         return S.Call("matrix_power", (operand, S.Neg(S.Number(k, tok.pos), tok.pos)), (), tok.pos)
 
     def norm_bars(self, args):
-        """‖x‖ is norm(x)."""
-        bar, inner, _ = args
-        return S.Call("norm", (inner,), (), bar.pos)
+        """‖x‖ is norm(x); ‖x‖_2 (‖x‖₂) is norm(x, 2), ‖X‖_F norm(X, 'fro'), ‖x‖_1 norm1(x)
+        (of a matrix too: the sum of |entries|) and ‖x‖_∞ norm(x, inf); of a matrix the
+        subscripts 2 and ∞ name operator norms, which are refused."""
+        bar, inner, _, *sub = args
+        if not sub:
+            return S.Call("norm", (inner,), (), bar.pos)
+        which = sub[0].text.strip("_{}")
+        pos = sub[0].pos
+        if which in ("1", "₁"):  # of a matrix too the sum of |entries|, as sparse-coding papers mean ‖H‖₁
+            return S.Call("norm1", (inner,), (), bar.pos)
+        p: S.Expr = {"2": S.Number("2", pos), "₂": S.Number("2", pos), "F": S.String("fro", pos), "fro": S.String("fro", pos)}.get(
+            which
+        ) or S.Name("inf", pos)
+        return S.Call("norm", (inner, p), (), bar.pos)
 
     def abs_bars(self, args):
         """|a| is the absolute value of a scalar and |X| the determinant of a square

@@ -129,6 +129,29 @@ def test_bars_are_a_scalars_absolute_value_and_a_matrixs_determinant() -> None:
         matcalc.diff("|X|", "X", shapes={"X": "m x n"})
 
 
+def test_a_norms_subscript_says_which_norm_as_papers_write_it() -> None:
+    import matcalc
+    from matcalc.errors import UnsupportedError
+
+    # QA find: ‖x‖_2, ‖X‖_F, ‖w‖_1 were syntax errors ('_2' a name after the bars)
+    same = [
+        ("||y - X@w||_2^2", "norm(y - X@w)^2", "w"),
+        ("‖A@x − b‖₂²", "norm(A@x - b)^2", "x"),
+        ("||x||_{2}", "norm(x)", "x"),
+        ("||W||_F^2", "norm(W, 'fro')^2", "W"),
+        ("0.5*||Y - W@H||_F^2 + lam*||H||_1", "0.5*norm(Y - W@H)^2 + lam*norm1(H)", "H"),  # a matrix's ‖·‖₁: Σ|entries|
+        ("||w||_1", "norm1(w)", "w"),
+        ("||x||_\\infty", "norm(x, inf)", "x"),
+        ("||x||_∞", "norm(x, inf)", "x"),
+    ]
+    for paper, plain, wrt in same:
+        d = matcalc.diff(paper, wrt)
+        assert d.text == matcalc.diff(plain, wrt).text, paper
+        assert d.check().passed, paper
+    with pytest.raises(UnsupportedError, match="operator norm"):
+        matcalc.diff("||X||_2", "X")  # the spectral norm, refused as norm(X, 2) is
+
+
 def test_a_method_name_cannot_start_with_a_superscript() -> None:
     # fuzz find: x.²sum() lexed as the method "²sum", whose printing (²sum(x)) did not parse
     from matcalc.errors import ParseError
