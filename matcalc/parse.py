@@ -48,6 +48,7 @@ _TOKEN_WORDS = {
     "MODULE_PI": "a name",  # np.exp: a function's name, for the reader
     "LOG_BAR": "a name",  # log|Σ|
     "NORM_SUB": "a norm's subscript (_2)",
+    "LOG_DET": "a name",  # log det(Σ)
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -133,6 +134,8 @@ class _Builder:
             name = _TF_NAMES.get(name, name) if module.startswith("tf") else name
             keywords = _library_defaults(module, name, positional, keywords, tok.pos)
             return S.Call(name, positional, keywords, tok.pos + len(module) + 1)
+        if tok.type == "LOG_DET":  # log det(Σ), as papers write it
+            return S.Call("logdet", positional, keywords, tok.pos)
         return S.Call(tok.text, positional, keywords, tok.pos)
 
     def method(self, args):

@@ -152,6 +152,15 @@ def test_a_norms_subscript_says_which_norm_as_papers_write_it() -> None:
         matcalc.diff("||X||_2", "X")  # the spectral norm, refused as norm(X, 2) is
 
 
+def test_log_det_written_as_two_words_is_logdet() -> None:
+    import matcalc
+
+    # QA find: log det(Σ), as papers write it, was "missing operator before name 'det'"
+    for paper in ("log det(S)", "ln det (S)", "-0.5*log det(S) + 1"):
+        assert matcalc.diff(paper, "S").text == matcalc.diff(paper.replace("log det", "logdet").replace("ln det ", "logdet"), "S").text
+    assert matcalc.diff("log det(S)", "S").check().passed
+
+
 def test_a_method_name_cannot_start_with_a_superscript() -> None:
     # fuzz find: x.²sum() lexed as the method "²sum", whose printing (²sum(x)) did not parse
     from matcalc.errors import ParseError
