@@ -103,3 +103,10 @@ def test_a_sum_of_transposes_prints_as_one_and_parses_back_to_the_same_value(exp
     got = evaluate(again.expr, again.variables, res.point, res.sizes)
     assert np.allclose(got.reshape(want.shape), want), (d.ascii(syntax), got, want)
     assert "ᵀᵀ" not in d.text and ".T.T" not in d.ascii() and r"^\top^\top" not in d.latex()
+
+
+def test_numeric_sizes_fold_too():
+    # QA find: with X: 4 x 3 the count is the number 1/12, not 1/mn, and mean(X) printed its sum
+    assert matcalc.diff("a*mean(X)", "a", shapes={"X": "4 x 3"}).text == "mean(X)"
+    assert matcalc.diff("a*mean(X, axis=1, keepdims=True)", "a", shapes={"X": "4 x 3"}).text == "mean(X, axis=1)"
+    assert matcalc.diff("sum(x)/4", "x", shapes={"x": "3"}).text == "(1/4)𝟙"  # 4 is not x's length

@@ -63,6 +63,8 @@ def _count(f: Node) -> tuple[Dim, Fraction] | None:
         k = -f.exponent.value
         if k >= 1 and k.denominator == 1:
             return f.base.dim, k
+    if isinstance(f, Const) and f.value.numerator == 1 and f.value.denominator > 1:
+        return Dim.of(f.value.denominator), Fraction(1)  # a declared size: X: 4 x 3 counts 4 rows
     return None
 
 
