@@ -96,9 +96,17 @@ class _Builder:
     def __init__(self, dialect: str):
         self.mulops = _MULOPS[dialect]
         self.powops = _POWOPS[dialect]
+        self.dialect = dialect
+        #: the text being parsed (set by parse): MATLAB's chained powers need to see parentheses
+        self.source = ""
 
     def number(self, args):
         (tok,) = args
+        if not tok.text.isascii() and any(c.isdigit() and not ("0" <= c <= "9") for c in tok.text):
+            # 𝟙 (as matcalc prints a vector of ones) and other Unicode digits: \d matches them,
+            # and 𝟙 read as the number 1 made 𝟙ᵀ@X@𝟙 X itself (QA find)
+            what = "a vector of ones: write ones(n) with its length" if "𝟙" in tok.text else "not a number here: write it with 0–9"
+            raise ParseError(f"{tok.text!r} is {what}", column=tok.pos)
         return S.Number(tok.text, tok.pos)  # ½ stays ½ (Number.value is 1/2)
 
     def string(self, args):
@@ -175,6 +183,15 @@ class _Builder:
             kind = self.mulops[op]
         else:
             kind = self.powops[op]
+            if self.dialect == "matlab":
+                return self._left_power(left, kind, tok, right)
+        return S.BinOp(kind, left, right, tok.pos)
+
+    def _left_power(self, left: S.Expr, kind: str, tok, right: S.Expr) -> S.Expr:
+        """MATLAB's ^ and .^ group to the left: c^2^3 is (c^2)^3 = c⁶, where the grammar
+        (Python's ** groups to the right) made it c^(2^3); a parenthesised right side stays."""
+        if isinstance(right, S.BinOp) and right.op in ("pow", "mpow") and "(" not in self.source[tok.pos + len(tok.text) : _start(right)]:
+            return S.BinOp(right.op, self._left_power(left, kind, tok, right.left), right.right, right.pos)
         return S.BinOp(kind, left, right, tok.pos)
 
     def unary(self, args):
@@ -317,10 +334,26 @@ def _tables():
 
 
 @cache
+def _builder(dialect: str) -> _Builder:
+    return _Builder(dialect)
+
+
+@cache
 def _parser(dialect: str):
     from . import lalr
 
-    return lalr.Parser(_tables(), _Builder(dialect))
+    return lalr.Parser(_tables(), _builder(dialect))
+
+
+def _start(e: S.Expr) -> int:
+    """Where ``e``'s text begins: its leftmost leaf's position (a BinOp's is its operator's)."""
+    while True:
+        if isinstance(e, (S.BinOp, S.Compare)):
+            e = e.left
+        elif isinstance(e, S.Transpose):
+            e = e.operand
+        else:
+            return e.pos
 
 
 def _describe(expected) -> str:
@@ -355,6 +388,7 @@ def parse(source: str, syntax: str = "numpy") -> S.Expr:
     if not source.strip():
         raise ParseError("empty expression", source=source, column=0)
     try:
+        _builder(syntax).source = source
         tree = _parser(syntax).parse(source)
     except UnexpectedCharacter as e:
         raise ParseError(f"unexpected character {source[e.column]!r}", source=source, column=e.column) from None

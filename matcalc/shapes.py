@@ -452,7 +452,7 @@ class Checker:
         an inner product to a reader of mathematics (and in the matlab dialect)."""
         if self.syntax != "numpy":
             return
-        if e.op == "pow" and self.source[e.pos : e.pos + 1] == "^" and not self.shape(a).is_scalar:
+        if e.op == "pow" and self.source[e.pos : e.pos + 1] in ("^", *"²³⁴⁵⁶⁷⁸⁹") and not self.shape(a).is_scalar:
             negative = isinstance(e.right, S.Neg)
             k = e.right.operand if negative else e.right
             if isinstance(k, S.Number) and k.value.denominator == 1 and (k.value > 1 or (negative and k.value >= 1)):

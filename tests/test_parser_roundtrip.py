@@ -172,3 +172,39 @@ def test_a_method_name_cannot_start_with_a_superscript() -> None:
 def test_a_superscript_is_the_dialects_power() -> None:
     assert parse("X²", "matlab") == parse("X^2", "matlab")  # a matrix power there
     assert parse("X²") == parse("X**2")  # elementwise in numpy
+
+
+def test_matlab_powers_group_to_the_left() -> None:
+    import matcalc
+    from matcalc.parse import parse
+    from matcalc.printing.source import unparse
+
+    # QA find: c^2^3 was c^(2^3) = c⁸ in the matlab dialect; MATLAB computes (c^2)^3 = c⁶
+    assert matcalc.diff("c^2^3", "c", syntax="matlab").text == "6c⁵"
+    assert matcalc.diff("c**2**3", "c").text == "8c⁷"  # Python's ** groups to the right
+    assert matcalc.diff("c^(2^3)", "c", syntax="matlab").text == "8c⁷"
+    assert matcalc.diff("sum(x.^2.^3)", "x", syntax="matlab").text == matcalc.diff("sum(x.^6)", "x", syntax="matlab").text
+    for text in ("c^2^3", "c^(2^3)", "x.^2.^3^2", "x.^(a.^b)"):
+        tree = parse(text, "matlab")
+        assert parse(unparse(tree, "matlab"), "matlab") == tree, text
+    d = matcalc.diff("sum(x.^(a.^b))", "x", syntax="matlab")
+    assert matcalc.check(d.ascii("matlab"), {k: (str(v.shape.rows), str(v.shape.cols)) for k, v in d.variables.items()}, "matlab")
+
+
+def test_a_printed_vector_of_ones_typed_back_is_refused_not_the_number_one() -> None:
+    import matcalc
+    from matcalc.errors import ParseError
+
+    # QA find: 𝟙 lexed as the digit 1, so 𝟙ᵀ@X@𝟙 was X itself
+    with pytest.raises(ParseError, match="vector of ones: write ones"):
+        matcalc.diff("𝟙ᵀ@X@𝟙", "X")
+    assert matcalc.diff("½*x@x", "x").text == "x"
+
+
+def test_a_superscript_power_of_a_matrix_in_the_numpy_dialect_says_it_is_elementwise() -> None:
+    import matcalc
+
+    # QA find: tr(X²) read X² elementwise, as documented, but without the note tr(X^2) gets
+    d = matcalc.diff("tr(X²)", "X")
+    assert d.text == "2(I ⊙ X)" and any("elementwise power in the numpy dialect" in n for n in d.notes)
+    assert matcalc.diff("tr(X²)", "X", syntax="matlab").text == "2Xᵀ"

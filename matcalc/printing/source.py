@@ -52,7 +52,10 @@ def _go(e: S.Expr, d: str) -> tuple[str, int]:
         level = _LEVEL[e.op]
         sym = _OPS[d][e.op]
         if level == POWER:
-            return f"{_wrap(_go(e.left, d), POSTFIX)}{sym}{_wrap(_go(e.right, d), UNARY)}", POWER
+            # MATLAB groups ^ to the left: a right-hand power keeps its parentheses there
+            right = _go(e.right, d)
+            right_text = f"({right[0]})" if d == "matlab" and right[1] == POWER else _wrap(right, UNARY)
+            return f"{_wrap(_go(e.left, d), POSTFIX)}{sym}{right_text}", POWER
         left = _wrap(_go(e.left, d), level)
         right = _wrap(_go(e.right, d), level + 1 if level == SUM else UNARY)
         return f"{left} {sym} {right}", level

@@ -597,7 +597,9 @@ class AsciiPrinter(Printer):
         return self.call("kron", n.left, n.right)
 
     def _print_Pow(self, n: Pow) -> Out:
-        return Out(f"{self.wrap(n.base, P_POST)}{self.pow_op}{self.wrap(n.exponent, P_POW)}", P_POW)
+        # (MATLAB groups .^ to the left: a power as the exponent keeps its parentheses there)
+        inner = P_POW + 1 if self.syntax == "matlab" else P_POW
+        return Out(f"{self.wrap(n.base, P_POST)}{self.pow_op}{self.wrap(n.exponent, inner)}", P_POW)
 
     def _print_Transpose(self, n: Transpose) -> Out:
         return Out(self.wrap(n.arg, P_POST) + self.transpose_mark, P_POST)
