@@ -49,6 +49,7 @@ _TOKEN_WORDS = {
     "LOG_BAR": "a name",  # log|Σ|
     "NORM_SUB": "a norm's subscript (_2)",
     "LOG_DET": "a name",  # log det(Σ)
+    "ROOT": "'√'",
     "STRING": "a quoted option",
     "LPAR": "'('",
     "RPAR": "')'",
@@ -240,6 +241,11 @@ class _Builder:
         bar, inner, _ = args
         return S.Call("|·|", (inner,), (), bar.pos)
 
+    def root(self, args):
+        """√x is sqrt(x), as matcalc prints it (of an atom: √(x + 1), √var(x))."""
+        tok, operand = args
+        return S.Call("sqrt", (operand,), (), tok.pos)
+
     def log_bars(self, args):
         """log|Σ| (and ln|Σ|) is log of |Σ|, as Bishop and Murphy write the log-determinant."""
         tok, inner, _ = args
@@ -362,7 +368,7 @@ def _describe(expected) -> str:
     hidden = {"STRING", "METHOD"}
     if "LPAR" in expected:
         # ‖, | and { can open an operand too, but '(' says it: name them only to close one
-        hidden.update(("NORM_BAR", "BAR", "LBRACE"))
+        hidden.update(("NORM_BAR", "BAR", "LBRACE", "ROOT"))
     words = sorted({_TOKEN_WORDS.get(t, repr(t)) for t in expected if t not in hidden})
     if not words:
         return "something else"

@@ -208,3 +208,14 @@ def test_a_superscript_power_of_a_matrix_in_the_numpy_dialect_says_it_is_element
     d = matcalc.diff("tr(X²)", "X")
     assert d.text == "2(I ⊙ X)" and any("elementwise power in the numpy dialect" in n for n in d.notes)
     assert matcalc.diff("tr(X²)", "X", syntax="matlab").text == "2Xᵀ"
+
+
+def test_root_sign_and_a_squared_subscripted_norm_parse() -> None:
+    import matcalc
+
+    # QA finds: √ was refused though matcalc prints it; ‖X‖_F² was a syntax error (² read as a word)
+    assert matcalc.diff("sum(√(x + 1))", "x").text == matcalc.diff("sum(sqrt(x + 1))", "x").text
+    assert matcalc.diff("x/√(x@x)", "x").text == matcalc.diff("x/sqrt(x@x)", "x").text
+    assert matcalc.diff("‖X‖_F²", "X").text == "2X"
+    d = matcalc.diff("sum(sqrt(X))", "X")
+    assert matcalc.diff(f"sum({d.text.replace('/(2 ', '/(2*')})", "X").check().passed  # 1/(2 √X) typed back
