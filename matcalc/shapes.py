@@ -437,6 +437,8 @@ class Checker:
         if s.rows.is_one or s.cols.is_one or not (isinstance(k, S.Number) and k.value.denominator == 1):
             return False
         if s.rows != s.cols:
+            if not braced:
+                return False  # (sum((Y - W^T@X)^2) must not make Y square: only braces say it outright)
             try:
                 self.solver.unify(s.rows, s.cols)  # an undeclared X: square, as its power needs
             except DimMismatch:

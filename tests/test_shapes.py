@@ -422,7 +422,10 @@ def test_latex_written_powers_of_a_matrix_are_matrix_powers_in_the_numpy_dialect
     assert d.text == "(Σ⁻¹ + Σ⁻ᵀ)(x − m)/2" and d.check().passed
     assert any("read as a matrix power" in n for n in d.notes)
     assert matcalc.diff("tr(X^{2})", "X").text == "2Xᵀ"
-    assert matcalc.diff("x^T@A^-1@x", "A").text == "−A⁻ᵀxxᵀA⁻ᵀ"  # ^T says LaTeX as well
+    # ^T says LaTeX as well, for a matrix known to be square (an undeclared one is not made
+    # square by ^ without braces: sum((Y - W^T@X)^2) keeps Y m×n)
+    assert matcalc.diff("x^T@A^-1@x", "A", shapes={"A": "n x n"}).text == "−A⁻ᵀxxᵀA⁻ᵀ"
+    assert matcalc.shape("sum((Y - W^T@X)^2)")["Y"] == "m×n"
     # otherwise ^ stays NumPy's elementwise power (with its note), as do vectors and non-square matrices
     assert matcalc.diff("A^-1", "A").text == "−diag(vec(1/A²))"
     assert matcalc.diff("x^{2}", "x").text == "2 diag(x)"
