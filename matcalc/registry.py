@@ -549,11 +549,7 @@ def _whole(ck: Checker, call: S.Call, shape: Shape, axis: S.Expr | None) -> S.Ex
     if axis is None and ck.syntax == "matlab" and shape.is_matrix and name != "sum" and ck.source[call.pos : call.pos + len(name)] == name:
         # (sum's reading is the documented one; var's own mean(X) is not the user's)
         columns = {"mean": "mean(X, 1)", "var": "var(X, 0, 1)", "std": "std(X, 0, 1)"}.get(name)
-        note = f"{name}(…) of a matrix takes all its entries here, as {name}(X, 'all'); MATLAB's takes each column's" + (
-            f": write {columns} for those" if columns else ""
-        )
-        if note not in ck.size_notes:
-            ck.size_notes.append(note)
+        ck.note(f"{name}(…) of a matrix takes all its entries here, as {name}(X, 'all'); MATLAB's takes each column's" + (f": write {columns} for those" if columns else ""))
     return axis
 
 
@@ -1283,9 +1279,7 @@ def _build_bars(ck: Checker, call: S.Call) -> Node:
         from .printing.source import unparse
 
         what = unparse(a, ck.syntax)
-        note = f"|{what}| is read as det({what}), as statistics texts write it; for the entries' absolute values write abs({what})"
-        if note not in ck.size_notes:
-            ck.size_notes.append(note)
+        ck.note(f"|{what}| is read as det({what}), as statistics texts write it; for the entries' absolute values write abs({what})")
         return ck.node(_At(call).fn("det", a))
     raise ck.error("|…| of a vector means different things in different texts: write norm(x) for the length, abs(x) for the entries' absolute values", call)
 

@@ -255,6 +255,7 @@ class Checker:
         self.declared_sizes = frozenset(rigid)
         #: names used only as numbers (set by _checked): only those of the declared sizes are sizes
         self.numeric_names: frozenset[str] = frozenset()
+        #: readings said as notes (see note): sizes used as numbers, a bias, |Σ|, Σ^{-1}, …
         self.size_notes: list[str] = []
         self.vars: dict[str, Var] = {}
         self.order: list[str] = []
@@ -380,6 +381,11 @@ class Checker:
     def fresh(self) -> Dim:
         return self.solver.fresh()
 
+    def note(self, text: str) -> None:
+        """Say a reading the user may not have meant (once, however often it is made)."""
+        if text not in self.size_notes:
+            self.size_notes.append(text)
+
     def _as_vector(self, v: Var) -> Var:
         """The undeclared name ``v``, read as a vector of a length still to be inferred."""
         self.vars[v.name] = Var(v.name, Shape(self.fresh(), ONE))
@@ -397,9 +403,7 @@ class Checker:
         s = self.shape(other)
         if s.rows.is_one or s.cols.is_one:
             return n
-        note = f"{ast.id} is the bias added to each row of a matrix product, a vector as NumPy code means it; for a scalar: --shape \"{ast.id}: scalar\""
-        if note not in self.size_notes:
-            self.size_notes.append(note)
+        self.note(f"{ast.id} is the bias added to each row of a matrix product, a vector as NumPy code means it; for a scalar: --shape \"{ast.id}: scalar\"")
         return self._as_vector(n)  # (NumPy code's vectors beside a matrix are rows: see vectors_along_rows)
 
     def _note_scalar_sum(self, a: Node, b: Node) -> None:
@@ -444,9 +448,7 @@ class Checker:
             except DimMismatch:
                 return False
         text = unparse(e, self.syntax).replace("**", "^")
-        note = f"{text} is read as a matrix power (LaTeX notation{', as ^T is a transpose' if not braced else ''}); for the elementwise power write **"
-        if note not in self.size_notes:
-            self.size_notes.append(note)
+        self.note(f"{text} is read as a matrix power (LaTeX notation{', as ^T is a transpose' if not braced else ''}); for the elementwise power write **")
         return True
 
     def _note_dialect_trap(self, e: S.BinOp, a: Node, b: Node) -> None:
@@ -664,9 +666,7 @@ class Checker:
             if e.id in NOT_VALUES:
                 raise self.unsupported(f"{e.id} is not a value matcalc can differentiate ({NOT_VALUES[e.id]})", e)
             if e.id in self.declared_sizes and e.id in self.numeric_names:
-                note = f"{e.id} is the size {e.id} of the shapes (declare it, e.g. --shape \"{e.id}: scalar\", for a variable)"
-                if note not in self.size_notes:
-                    self.size_notes.append(note)
+                self.note(f"{e.id} is the size {e.id} of the shapes (declare it, e.g. --shape \"{e.id}: scalar\", for a variable)")
                 return DimValue(Dim.of(e.id))
         return self.variable(e.id)
 
@@ -1132,7 +1132,7 @@ def _hinted_reading(
     hinted: Mapping[str, str],
 ) -> tuple[Node, dict[str, Var], tuple[str, ...], frozenset[str], tuple[str, ...]]:
     """The reading of ``tree`` with MATLAB's right-of-matrix hints (X*theta: theta a vector),
-    the names whose hint is turned off, and the notes on them (also among the notes).
+    the names whose hint is turned off, and the notes on them (apart from the reading's own).
 
     A hint is turned off, one name at a time, where it leaves no shape (tr(X*c): c scales
     X) or where it alone makes a scalar objective a vector (x'*(A*lambda)*x); where the
@@ -1181,7 +1181,7 @@ def _hinted_reading(
                 f"{name} is read as a vector: it stands right of a matrix in {product} "
                 f"(a–g and Greek names are scalars elsewhere); for a scalar: --shape \"{name}: scalar\""
             )
-    return expr, variables, (*notes, *taken), off, tuple(taken)
+    return expr, variables, notes, off, tuple(taken)
 
 
 def _checked(
@@ -1458,8 +1458,8 @@ def check(
                 notes = tuple(n for n in notes if not n.startswith(f"{name} is the size {name} ")) + (
                     f"{name} is the {what} of {whose}, the expression's only size; for a scalar variable: --shape \"{name}: scalar\"",
                 )
-    # (a size read after the hints, sum(X*theta)/n, keeps what they say)
-    notes = (*notes, *(n for n in hint_notes if n not in notes))
+    # (after the size readings, which check the expression again: sum(X*theta)/n)
+    notes = (*notes, *hint_notes)
     names = set(S.names(tree))
     used = {k: v for k, v in variables.items() if k in names}
     declared = {k: v for k, v in variables.items() if k in declarations}

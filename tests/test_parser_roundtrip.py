@@ -180,7 +180,14 @@ def test_matlab_powers_group_to_the_left() -> None:
     from matcalc.printing.source import unparse
 
     # QA find: c^2^3 was c^(2^3) = c⁸ in the matlab dialect; MATLAB computes (c^2)^3 = c⁶
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+
     assert matcalc.diff("c^2^3", "c", syntax="matlab").text == "6c⁵"
+    for text, want in (("c^2^3", (1.1**2) ** 3), ("c^2^3^2", ((1.1**2) ** 3) ** 2), ("c^(2^3)", 1.1**8)):
+        checked = matcalc.check(text, syntax="matlab")  # MATLAB's own value, by hand
+        assert np.isclose(float(np.asarray(evaluate(checked.expr, checked.variables, {"c": 1.1}, {})).ravel()[0]), want), text
     assert matcalc.diff("c**2**3", "c").text == "8c⁷"  # Python's ** groups to the right
     assert matcalc.diff("c^(2^3)", "c", syntax="matlab").text == "8c⁷"
     assert matcalc.diff("sum(x.^2.^3)", "x", syntax="matlab").text == matcalc.diff("sum(x.^6)", "x", syntax="matlab").text

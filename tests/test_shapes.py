@@ -420,6 +420,12 @@ def test_latex_written_powers_of_a_matrix_are_matrix_powers_in_the_numpy_dialect
     expr = "-0.5*log|Sigma| - 0.5*(x-m)^T@Sigma^{-1}@(x-m)"
     d = matcalc.diff(expr, "m")
     assert d.text == "(Σ⁻¹ + Σ⁻ᵀ)(x − m)/2" and d.check().passed
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    S, x, m = rng.normal(size=(3, 3)) + 3 * np.eye(3), rng.normal(size=3), rng.normal(size=3)
+    Si = np.linalg.inv(S)  # the paper's Σ⁻¹, by NumPy
+    np.testing.assert_allclose(d.to_function()(Sigma=S, x=x, m=m), 0.5 * (Si + Si.T) @ (x - m))
     assert any("read as a matrix power" in n for n in d.notes)
     assert matcalc.diff("tr(X^{2})", "X").text == "2Xᵀ"
     # ^T says LaTeX as well, for a matrix known to be square (an undeclared one is not made

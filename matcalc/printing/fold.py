@@ -14,7 +14,25 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..dims import ONE, SCALAR, Dim, Shape
-from ..nodes import Add, Apply, Broadcast, Compare, Const, Diag, DimValue, Identity, MatMul, Mul, Node, Ones, Pow, Sum, Transpose, Var, node
+from ..nodes import (
+    Add,
+    Apply,
+    Broadcast,
+    Compare,
+    Const,
+    Diag,
+    DimValue,
+    Identity,
+    MatMul,
+    Mul,
+    Node,
+    Ones,
+    Pow,
+    Sum,
+    Transpose,
+    Var,
+    node,
+)
 from ..registry import SQRT
 
 
@@ -39,15 +57,8 @@ def folded(n: Node) -> Node | None:
     a sum of transposes better written as one (:func:`fold_transposes`), else ``None``."""
     if type(n) is Add:
         return fold_transposes(n)
-    if type(n) is Transpose and type(n.arg) is Add and not n.shape.is_scalar:
-        # (Σ tᵢ)ᵀ as Σ tᵢᵀ where that writes fewer marks; and never ᵀᵀ, a transposed sum that folds
-        flipped = Add(tuple(_flip(t) for t in n.arg.terms))
-        if _marks(flipped) < _marks(n) and fold_transposes(flipped) is None:  # (which would fold it back)
-            return flipped
-    return None if type(n) is Transpose else _folded_product(n)
-
-
-def _folded_product(n: Node) -> Node | None:
+    if type(n) is Transpose:
+        return unfold_transpose(n)
     if type(n) is Mul:
         return fold_statistics(n)
     if type(n) is Apply and n.fn is SQRT and type(n.args[0]) is Mul:
@@ -189,6 +200,17 @@ def fold_transposes(n: Add) -> Node | None:
     if sum(map(_marks, flipped)) + 1 > sum(map(_marks, n.terms)) - 2:
         return None  # (a mark or two saved is not worth the reader's unfolding: Xᵀ𝟙𝟙ᵀ + 𝟙𝟙ᵀXᵀ stays)
     return Transpose(Add(tuple(flipped)))
+
+
+def unfold_transpose(n: Transpose) -> Node | None:
+    """(Σ tᵢ)ᵀ as Σ tᵢᵀ where that writes fewer marks, so a transposed sum that folds is
+    never printed ᵀᵀ; ``None`` otherwise."""
+    if type(n.arg) is not Add or n.shape.is_scalar:
+        return None
+    flipped = Add(tuple(_flip(t) for t in n.arg.terms))
+    if _marks(flipped) < _marks(n) and fold_transposes(flipped) is None:  # (which would fold it back)
+        return flipped
+    return None
 
 
 def _flip(n: Node) -> Node:
